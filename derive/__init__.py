@@ -1,0 +1,89 @@
+"""derive: shapes and exact parameter counts of recurrent cells, derived from their equations.
+
+The pipeline, one direction::
+
+    cell file --parse--> Cell --infer--> Derivation --conventions--> tensors
+              --compile/cache--> count (exact ints) and closedform (SymPy)
+
+Public API (imports are lazy, so ``import derive`` stays cheap):
+
+>>> import derive
+>>> derive.count("lstm", framework="pytorch", input_size=512, hidden_size=256,
+...              bidirectional=True).total
+1576960
+>>> derive.count("lstm", framework="keras", input_size=512, hidden_size=256,
+...              bidirectional=True).total
+1574912
+>>> print(derive.formula("lstm", framework="pytorch"))
+D*(4*h*(L - 1)*(D*h + h + 2) + 4*h*(d + h + 2))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from derive.errors import (
+    CellSyntaxError,
+    ConfigError,
+    ConventionError,
+    DeriveError,
+    ShapeError,
+    UndeterminedError,
+)
+
+if TYPE_CHECKING:
+    from derive.counting import Count
+    from derive.infer import Derivation
+    from derive.model import Cell
+
+__version__ = "0.1.0"
+__all__ = ["count", "formula", "shapes", "load_cell", "cells", "DeriveError", "CellSyntaxError",
+           "ShapeError", "UndeterminedError", "ConventionError", "ConfigError"]
+
+
+def count(cell: str, framework: str = "equations", **config: Any) -> Count:
+    """Exact parameter count of ``cell`` as ``framework`` stores it.
+
+    Keywords as PyTorch spells them: ``input_size``, ``hidden_size``, ``proj_size``,
+    ``num_layers``, ``bidirectional``, ``bias``; and Keras's ``reset_after``.
+    """
+    from derive.counting import count as _count
+
+    return _count(cell, framework, **config)
+
+
+def formula(cell: str, framework: str = "equations", bias: bool = True) -> Any:
+    """The closed form (SymPy) of the count, with L layers and D directions symbolic."""
+    from derive.closedform import closed_form
+    from derive.counting import load
+    from derive.poly import Poly
+
+    data, _ = load(cell, {})
+    conv = data["conventions"].get(framework)
+    if conv is None:
+        raise ConfigError(f"cell {data['cell']} has no convention '{framework}'; it has "
+                          f"{', '.join(data['conventions'])}")
+    per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
+    return closed_form(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
+                       conv["stackable"])
+
+
+def shapes(cell: str, framework: str = "equations") -> Derivation:
+    """The inferred shape of every parameter, with the trace of reasons."""
+    from derive.trace import derivation
+
+    return derivation(cell, framework)
+
+
+def load_cell(ref: str) -> Cell:
+    """Parse a catalog cell name or a path to a ``.cell`` file."""
+    from derive.parse import load_cell as _load
+
+    return _load(ref)
+
+
+def cells() -> list[str]:
+    """The names of the built-in catalog."""
+    from derive.catalog import builtin_names
+
+    return builtin_names()

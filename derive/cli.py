@@ -1,0 +1,170 @@
+"""The ``derive`` command. Errors become one message on stderr and exit status 2.
+
+``derive count`` imports only the standard library and the count path: the engine runs
+once per cell file and its result is cached (see :mod:`derive.cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from derive.errors import DeriveError
+
+FRAMEWORK_HELP = "equations (default), pytorch, pytorch-cell, keras, onnx, or any the cell defines"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise DeriveError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="derive", description="Derive the shapes and exact parameter counts of "
+                "recurrent cells from their gate equations.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    cells = sub.add_parser("cells", help="list the catalog")
+    cells.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("count", help="parameters per tensor and in total")
+    c.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
+    c.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    c.add_argument("--input-size", metavar="N")
+    c.add_argument("--hidden-size", metavar="N")
+    c.add_argument("--proj-size", metavar="N", help="LSTM projection (PyTorch proj_size); "
+                   "selects the cell lstmp, 0 means none")
+    c.add_argument("--size", action="append", default=[], metavar="KEYWORD=N",
+                   help="any other size the cell declares, e.g. --size kernel_size=3")
+    c.add_argument("--num-layers", metavar="L", default="1")
+    c.add_argument("--bidirectional", action="store_true")
+    c.add_argument("--no-bias", action="store_true", help="drop every bias vector")
+    c.add_argument("--no-reset-after", action="store_true",
+                   help="Keras's name for the cell gru-reset-before")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    f = sub.add_parser("formula", help="the closed form, with L layers and D directions")
+    f.add_argument("cell")
+    f.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    f.add_argument("--format", choices=("text", "latex"), default="text")
+    f.add_argument("--no-bias", action="store_true")
+
+    s = sub.add_parser("shapes", help="the derivation of every parameter's shape")
+    s.add_argument("cell")
+    s.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    return p
+
+
+def _sizes(args: argparse.Namespace) -> dict[str, Any]:
+    sizes: dict[str, Any] = {}
+    for key in ("input_size", "hidden_size", "proj_size"):
+        value = getattr(args, key, None)
+        if value is not None:
+            sizes[key] = value
+    for item in args.size:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise DeriveError(f"--size takes KEYWORD=N, got '{item}'")
+        sizes[key.strip()] = value
+    return sizes
+
+
+def _group(n: int) -> str:
+    return f"{n:,}"
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    from derive.counting import count
+
+    result = count(args.cell, args.framework, num_layers=args.num_layers,
+                   bidirectional=args.bidirectional, bias=not args.no_bias,
+                   reset_after=False if args.no_reset_after else None, **_sizes(args))
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    cfg = " ".join(f"{k}={v}" for k, v in result.config.items())
+    lines = [f"{result.cell}: {result.title}",
+             f"convention: {result.framework} ({result.framework_title})",
+             f"config: {cfg}", ""]
+    rows = [(t.name, "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1
+             else "") + ")", _group(t.count)) for t in result.tensors]
+    w0 = max([len("tensor")] + [len(r[0]) for r in rows])
+    w1 = max([len("shape")] + [len(r[1]) for r in rows])
+    w2 = max([len("count"), len(_group(result.total))] + [len(r[2]) for r in rows])
+    lines.append(f"{'tensor':<{w0}}  {'shape':<{w1}}  {'count':>{w2}}")
+    lines += [f"{a:<{w0}}  {b:<{w1}}  {c:>{w2}}" for a, b, c in rows]
+    lines.append(f"{'total':<{w0}}  {'':<{w1}}  {_group(result.total):>{w2}}")
+    lines.append("")
+    lines.append(f"one layer, one direction: {result.layer_text}")
+    if result.upper_text and result.config.get("num_layers", 1) > 1:
+        lines.append(f"each layer above the first (input D·output): {result.upper_text}")
+    lines.append(f"total, L layers, D directions: {result.formula_text}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_formula(args: argparse.Namespace) -> int:
+    from derive.counting import load
+
+    data, _ = load(args.cell, {})
+    conv = data["conventions"].get(args.framework)
+    if conv is None:
+        raise DeriveError(f"cell {data['cell']} has no convention '{args.framework}'; it has "
+                          f"{', '.join(data['conventions'])}")
+    forms = conv["formula"]["no_bias" if args.no_bias else "bias"]
+    key = args.format
+    if key == "text":
+        syms = ", ".join(f"{s['symbol']} = {s['keyword']}" for s in data["sizes"])
+        print(f"{data['cell']} ({args.framework}): {syms}, L = num_layers, D = directions")
+        print(f"one layer, one direction: {forms['layer']['text']}")
+        if conv["stackable"]:
+            print(f"each layer above the first: {forms['upper']['text']}")
+        print(f"total: {forms['total']['text']}")
+    else:
+        print(forms["total"]["latex"])
+    return 0
+
+
+def cmd_cells(args: argparse.Namespace) -> int:
+    from derive import cache, catalog
+
+    rows = []
+    for name in catalog.builtin_names():
+        data = cache.compiled(catalog.resolve(name))
+        rows.append({"name": name, "title": data["title"],
+                     "conventions": list(data["conventions"])})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    w = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{w}}  {r['title']}  [{', '.join(r['conventions'])}]")
+    return 0
+
+
+def cmd_shapes(args: argparse.Namespace) -> int:
+    from derive.trace import render_text
+
+    print(render_text(args.cell, args.framework))
+    return 0
+
+
+COMMANDS = {"count": cmd_count, "formula": cmd_formula, "cells": cmd_cells,
+            "shapes": cmd_shapes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except DeriveError as exc:
+        print(f"derive: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # pragma: no cover - `derive count ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

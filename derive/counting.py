@@ -1,0 +1,220 @@
+"""Exact counts for a configuration, from a cell's compiled form.
+
+Only the standard library and :mod:`derive.poly` run here: no parser, no SymPy. The
+compiled form already holds every tensor's shape as a polynomial in the size symbols;
+counting substitutes the sizes of each layer and direction and multiplies exact integers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from derive import cache, catalog
+from derive.errors import ConfigError
+from derive.poly import Poly
+
+OPTIONS = ("num_layers", "bidirectional", "bias", "reset_after")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One stored tensor: its framework name, shape and number of parameters."""
+
+    name: str
+    shape: tuple[int, ...]
+    count: int
+    layer: int
+    direction: str  # "forward", "backward" or "both" (a leading directions axis)
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Count:
+    """The parameters of a configured layer stack under one convention."""
+
+    cell: str
+    framework: str
+    config: dict[str, Any]
+    total: int
+    tensors: tuple[Tensor, ...]
+    formula_text: str
+    formula_latex: str
+    layer_text: str
+    upper_text: str
+    title: str
+    framework_title: str
+    _per_layer: Poly = field(repr=False, default=Poly())
+    _input_symbol: str = field(repr=False, default="d")
+    _output: Poly = field(repr=False, default=Poly())
+    _stackable: bool = field(repr=False, default=True)
+
+    @property
+    def formula(self) -> Any:
+        """The closed form as a SymPy expression, with L and D symbolic."""
+        from derive.closedform import closed_form
+
+        return closed_form(self._per_layer, self._input_symbol, self._output, self._stackable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "framework": self.framework, "config": self.config,
+                "total": self.total,
+                "tensors": [{"name": t.name, "shape": list(t.shape), "count": t.count,
+                             "layer": t.layer, "direction": t.direction} for t in self.tensors],
+                "formula": self.formula_text}
+
+
+def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
+    """A size as the user gave it (int or text) → a positive int, or a clear error."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ConfigError(f"{name} must be a positive integer, got '{value}'")
+        value = int(text)
+    if not isinstance(value, int):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _variant_applies(variant: dict[str, Any], options: dict[str, Any]) -> bool:
+    option, want = variant["option"], variant["value"]
+    if option not in options or options[option] is None:
+        return False
+    have = options[option]
+    if want is None:
+        return bool(have)
+    if want in ("true", "false"):
+        return bool(have) == (want == "true")
+    return str(have) == want
+
+
+def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """The compiled cell ``ref`` names, after following the variants the options select."""
+    path = catalog.resolve(ref)
+    data = cache.compiled(path)
+    seen = {data["cell"]}
+    while True:
+        nxt = next((v for v in data["variants"] if _variant_applies(v, options)), None)
+        if nxt is None:
+            return data, path
+        if nxt["target"] in seen:
+            raise ConfigError(f"the variants of cell {data['cell']} loop back to {nxt['target']}")
+        path = catalog.resolve(nxt["target"], near=path)
+        data = cache.compiled(path)
+        seen.add(data["cell"])
+
+
+def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
+          bidirectional: bool = False, bias: bool = True, reset_after: bool | None = None,
+          **sizes: Any) -> Count:
+    """Count the parameters of ``cell`` as ``framework`` stores them.
+
+    Sizes are passed by the keywords the cell declares (``input_size``, ``hidden_size``,
+    ``proj_size``, ...). ``proj_size=0`` means no projection, as in PyTorch.
+
+    >>> count("lstm", "pytorch", input_size=512, hidden_size=256, bidirectional=True).total
+    1576960
+    """
+    options: dict[str, Any] = {k: v for k, v in sizes.items()}
+    for key, value in options.items():
+        if value is not None:
+            options[key] = positive_int(key, value, allow_zero=True)
+    options["reset_after"] = reset_after
+    data, _ = load(cell, options)
+    known_flags = {v["option"] for v in data["variants"]}
+    if reset_after is not None and "reset_after" not in known_flags:
+        raise ConfigError(f"reset_after does not apply to cell {data['cell']} (it is an option "
+                          "of the GRU cells)")
+    keywords = {s["keyword"]: s["symbol"] for s in data["sizes"]}
+    env: dict[str, int] = {}
+    config: dict[str, Any] = {}
+    for key, value in sizes.items():
+        if key not in keywords:
+            if value in (None, 0):
+                continue  # an option turned off, e.g. proj_size=0
+            have = ", ".join(keywords)
+            raise ConfigError(f"cell {data['cell']} has no size {key} (its sizes: {have})")
+    for s in data["sizes"]:
+        value = options.get(s["keyword"])
+        if value is None:
+            flag = "--" + s["keyword"].replace("_", "-")
+            raise ConfigError(f"cell {data['cell']} needs {s['keyword']} ({flag}): "
+                              f"{s['description']}")
+        env[s["symbol"]] = positive_int(s["keyword"], value)
+        config[s["keyword"]] = env[s["symbol"]]
+    layers = positive_int("num_layers", num_layers)
+    if not isinstance(bidirectional, bool) or not isinstance(bias, bool):
+        raise ConfigError("bidirectional and bias are true or false")
+    conventions = data["conventions"]
+    if framework not in conventions:
+        raise ConfigError(f"cell {data['cell']} has no convention '{framework}'; it has "
+                          f"{', '.join(conventions)}")
+    conv = conventions[framework]
+    if not conv["stackable"] and (layers != 1 or bidirectional):
+        raise ConfigError(f"{framework} ({conv['title']}) is a single cell: num_layers must be "
+                          "1 and bidirectional off")
+    for req in conv["requires"]:
+        left = Poly.from_data(req["left"]).evaluate(env)
+        right = Poly.from_data(req["right"]).evaluate(env)
+        ok = {"<": left < right, "<=": left <= right, ">": left > right,
+              ">=": left >= right}[req["op"]]
+        if not ok:
+            names = {s["symbol"]: s["keyword"] for s in data["sizes"]}
+            shown = ", ".join(f"{names[k]}={v}" for k, v in env.items())
+            raise ConfigError(f"{req['message']} ({framework} requires "
+                              f"{Poly.from_data(req['left'])} {req['op']} "
+                              f"{Poly.from_data(req['right'])}; got {shown})")
+    config.update(num_layers=layers, bidirectional=bidirectional, bias=bias)
+    if reset_after is not None:
+        config["reset_after"] = reset_after
+    return _evaluate(data, framework, conv, env, config, layers, 2 if bidirectional else 1, bias)
+
+
+def _name(template: str, tensor: str, k: int) -> str:
+    values = {"t": tensor, "k": str(k), "k1": str(k + 1), "k_": "" if k == 0 else f"_{k}"}
+    return re.sub(r"\{(t|k|k1|k_)\}", lambda m: values[m[1]], template)
+
+
+def _evaluate(data: dict[str, Any], framework: str, conv: dict[str, Any], env: dict[str, int],
+              config: dict[str, Any], layers: int, dirs: int, bias: bool) -> Count:
+    sym = data["input_symbol"]
+    out_size = Poly.from_data(data["output_size"]).evaluate(env)
+    specs = []
+    for t in conv["tensors"]:
+        shape = t["shape"] if bias else t["shape_no_bias"]
+        if shape is not None:
+            specs.append((t["name"], tuple(t["parts"]), [Poly.from_data(d) for d in shape]))
+    tensors: list[Tensor] = []
+    for k in range(layers):
+        layer_env = dict(env)
+        layer_env[sym] = env[sym] if k == 0 else dirs * out_size
+        if conv["direction_axis"]:
+            groups = [("both", conv["names"][0], (dirs,))]
+        elif dirs == 1:
+            groups = [("forward", conv["names"][0], ())]
+        else:
+            groups = [("forward", conv["names_bidirectional"][0], ()),
+                      ("backward", conv["names_bidirectional"][1], ())]
+        for direction, template, lead in groups:
+            for name, parts, dims in specs:
+                shape = lead + tuple(d.evaluate(layer_env) for d in dims)
+                n = 1
+                for s in shape:
+                    n *= s
+                tensors.append(Tensor(_name(template, name, k), shape, n, k, direction, parts))
+    key = "bias" if bias else "no_bias"
+    forms = conv["formula"][key]
+    return Count(
+        cell=data["cell"], framework=framework, config=config,
+        total=sum(t.count for t in tensors), tensors=tuple(tensors),
+        formula_text=forms["total"]["text"], formula_latex=forms["total"]["latex"],
+        layer_text=forms["layer"]["text"], upper_text=forms.get("upper", {}).get("text", ""),
+        title=data["title"], framework_title=conv["title"],
+        _per_layer=Poly.from_data(conv["per_layer"][key]), _input_symbol=sym,
+        _output=Poly.from_data(data["output_size"]), _stackable=conv["stackable"])

@@ -1,0 +1,612 @@
+"""Cell files → the frozen model.
+
+A cell file is line-oriented: top-level keywords start at column 1, the lines of a block
+(``equations``, ``convention``, ``description``, ``bibtex``) are indented under it. Every
+equation, size, declaration and tensor line is parsed by a Lark grammar (LALR), never by
+``eval``: user text only ever reaches this parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from derive.errors import CellSyntaxError, Loc
+from derive.model import (
+    Block,
+    Call,
+    Cell,
+    Concat,
+    Convention,
+    Equation,
+    Hadamard,
+    MatMul,
+    Node,
+    Num,
+    Require,
+    SizeDecl,
+    Sum,
+    TensorDecl,
+    Var,
+    VarDecl,
+    Variant,
+)
+from derive.poly import Poly
+
+GRAMMAR = r"""
+equation: var "=" expr label?
+label: STRING
+
+?expr: sum
+sum: SIGN? hterm (SIGN hterm)*
+hterm: jterm (HAD jterm)*
+jterm: atom (MATOP? atom)*
+?atom: NAME                          -> name
+     | NUMBER                        -> number
+     | "(" expr ")"                  -> group
+     | "[" expr ((";" | ",") expr)* "]" -> concat
+var: NAME
+
+vardecl: NAME size_spec? label?
+size_spec: ("∈" | "in") ("ℝ" | "R") "^" size_atom
+         | ":" size_expr
+?size_atom: NAME -> size_name
+          | INT -> size_int
+          | "{" size_expr "}"
+
+sizedecl: NAME "=" NAME label?
+
+size_expr: size_prod ("+" size_prod)*
+size_prod: size_pow (("*" | "·")? size_pow)*
+size_pow: (NAME | INT) ("^" INT)?
+
+block: "[" brow (";" brow)* "]"
+     | bleaf                         -> single
+brow: bleaf ("," bleaf)*
+bleaf: NAME TRANSPOSE?
+
+require: size_expr CMP size_expr label
+
+SIGN.2: "+" | "-" | "−"
+HAD.2: "⊙" | "*" | "∘" | "\\odot" | "\\circ"
+MATOP.2: "@" | "·" | "\\cdot"
+TRANSPOSE.2: "^T" | "ᵀ" | "^\\top"
+CMP.2: "<=" | ">=" | "<" | ">" | "≤" | "≥"
+NAME: /\\?[^\W\d_][^\W_]*'*(_(\{[^{}]*\}|[^\W_]+))?/
+NUMBER: /\d+(\.\d+)?/
+INT: /\d+/
+STRING: /"[^"]*"/
+%import common.WS_INLINE
+%ignore WS_INLINE
+"""
+
+FUNCTIONS = {
+    "σ": "σ",
+    "\\sigma": "σ",
+    "sigma": "σ",
+    "sigmoid": "σ",
+    "tanh": "tanh",
+    "\\tanh": "tanh",
+    "relu": "relu",
+    "ReLU": "relu",
+    "exp": "exp",
+    "\\exp": "exp",
+    "softplus": "softplus",
+}
+
+KEYWORDS = ("cell", "title", "size", "input", "state", "output", "variant", "equations",
+            "convention", "description", "bibtex")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", start=["equation", "vardecl", "sizedecl", "size_expr",
+                                                "block", "require"], propagate_positions=True)
+
+
+def function_name(name: str) -> str | None:
+    """The canonical activation for a name: σ, σ_g, \\sigma_c, sigmoid ... → 'σ'."""
+    if name in FUNCTIONS:
+        return FUNCTIONS[name]
+    base = name.split("_", 1)[0]
+    if "_" in name and base in ("σ", "\\sigma"):
+        return "σ"
+    return None
+
+
+def split_name(raw: str) -> tuple[str, str | None]:
+    """``h_{t-1}`` → (``h``, ``t-1``); ``W_{ii}`` → (``W_ii``, None); ``x_t`` → (``x``, ``t``)."""
+    base, sep, sub = raw.partition("_")
+    if not sep:
+        return raw, None
+    sub = sub.strip("{}").replace(" ", "").replace("−", "-")
+    if sub == "t":
+        return base, "t"
+    if sub == "t-1":
+        return base, "t-1"
+    return f"{base}_{sub}", None
+
+
+class _Build(Transformer):
+    """Lark tree → model nodes, with locations relative to the cell file."""
+
+    def __init__(self, file: str, line_no: int, line: str, offset: int) -> None:
+        super().__init__()
+        self.file, self.line_no, self.line, self.offset = file, line_no, line, offset
+
+    def loc(self, start: int, end: int) -> Loc:
+        return Loc(self.file, self.line_no, start + self.offset, end + self.offset, self.line)
+
+    def meta_loc(self, meta: Any) -> Loc:
+        return self.loc(meta.column, meta.end_column)
+
+    def tok_loc(self, tok: Token) -> Loc:
+        assert tok.column is not None and tok.end_column is not None
+        return self.loc(tok.column, tok.end_column)
+
+    # -- expressions
+    @v_args(meta=True)
+    def equation(self, meta: Any, children: list[Any]) -> tuple[Var, Node, str]:
+        target, rhs = children[0], children[1]
+        label = children[2] if len(children) > 2 else ""
+        return target, rhs, label
+
+    def label(self, children: list[Token]) -> str:
+        return str(children[0])[1:-1]
+
+    def var(self, children: list[Token]) -> Var:
+        tok = children[0]
+        name, time = split_name(str(tok))
+        return Var(self.tok_loc(tok), name, time)
+
+    def name(self, children: list[Token]) -> Node:
+        return self.var(children)
+
+    def number(self, children: list[Token]) -> Num:
+        tok = children[0]
+        text = str(tok)
+        whole, _, frac = text.partition(".")
+        den = 10 ** len(frac)
+        return Num(self.tok_loc(tok), int(whole + frac), den)
+
+    @v_args(meta=True)
+    def group(self, meta: Any, children: list[Node]) -> Node:
+        return children[0]
+
+    @v_args(meta=True)
+    def concat(self, meta: Any, children: list[Node]) -> Concat:
+        return Concat(self.meta_loc(meta), tuple(children))
+
+    @v_args(meta=True)
+    def sum(self, meta: Any, children: list[Any]) -> Node:
+        terms: list[Node] = []
+        signs: list[int] = []
+        sign = 1
+        for child in children:
+            if isinstance(child, Token):
+                sign = -1 if str(child) in ("-", "−") else 1
+            else:
+                terms.append(child)
+                signs.append(sign)
+                sign = 1
+        if len(terms) == 1 and signs[0] == 1:
+            return terms[0]
+        return Sum(self.meta_loc(meta), tuple(terms), tuple(signs))
+
+    @v_args(meta=True)
+    def hterm(self, meta: Any, children: list[Any]) -> Node:
+        nodes = [c for c in children if not isinstance(c, Token)]
+        out = nodes[0]
+        for right in nodes[1:]:
+            loc = self.loc(out.loc.col - self.offset, right.loc.end_col - self.offset)
+            out = Hadamard(loc, out, right)
+        return out
+
+    @v_args(meta=True)
+    def jterm(self, meta: Any, children: list[Any]) -> Node:
+        atoms = [c for c in children if not isinstance(c, Token)]
+        # An activation name followed by an operand is a call: σ(x), tanh(c_t).
+        items: list[Node] = []
+        i = 0
+        while i < len(atoms):
+            atom = atoms[i]
+            func = function_name(atom.name) if isinstance(atom, Var) and atom.time is None else None
+            if func is not None:
+                if i + 1 >= len(atoms):
+                    raise CellSyntaxError(
+                        f"the function {atom.text} needs an argument in parentheses", atom.loc)
+                arg = atoms[i + 1]
+                loc = self.loc(atom.loc.col - self.offset, arg.loc.end_col - self.offset + _closing(
+                    self.line, arg.loc.end_col))
+                items.append(Call(loc, func, arg))
+                i += 2
+            else:
+                items.append(atom)
+                i += 1
+        # Juxtaposition is right-associative: W U x = W (U x).
+        out = items[-1]
+        for left in reversed(items[:-1]):
+            loc = self.loc(left.loc.col - self.offset, out.loc.end_col - self.offset)
+            out = MatMul(loc, left, out)
+        return out
+
+    # -- declarations
+    def vardecl(self, children: list[Any]) -> tuple[Token, Poly | None, str]:
+        tok = children[0]
+        size: Poly | None = None
+        label = ""
+        for child in children[1:]:
+            if isinstance(child, Poly):
+                size = child
+            elif isinstance(child, str):
+                label = child
+        return tok, size, label
+
+    def size_spec(self, children: list[Any]) -> Poly:
+        return children[-1]
+
+    def size_name(self, children: list[Token]) -> Poly:
+        return Poly.symbol(str(children[0]))
+
+    def size_int(self, children: list[Token]) -> Poly:
+        return Poly.const(int(children[0]))
+
+    def sizedecl(self, children: list[Any]) -> tuple[Token, Token, str]:
+        return children[0], children[1], (children[2] if len(children) > 2 else "")
+
+    def size_expr(self, children: list[Poly]) -> Poly:
+        out = Poly()
+        for c in children:
+            out = out + c
+        return out
+
+    def size_prod(self, children: list[Any]) -> Poly:
+        out = Poly.const(1)
+        for c in children:
+            if isinstance(c, Poly):
+                out = out * c
+        return out
+
+    def size_pow(self, children: list[Token]) -> Poly:
+        tok = children[0]
+        base = Poly.const(int(tok)) if tok.type == "INT" else Poly.symbol(str(tok))
+        exp = int(children[1]) if len(children) > 1 else 1
+        out = Poly.const(1)
+        for _ in range(exp):
+            out = out * base
+        return out
+
+    # -- tensors
+    def bleaf(self, children: list[Token]) -> tuple[str, bool]:
+        name, time = split_name(str(children[0]))
+        if time is not None:
+            raise CellSyntaxError(f"{children[0]} is a variable, not a parameter: only "
+                                  "parameters are stored in tensors", self.tok_loc(children[0]))
+        return name, len(children) > 1
+
+    def brow(self, children: list[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+        return tuple(children)
+
+    @v_args(meta=True)
+    def block(self, meta: Any, children: list[Any]) -> Block:
+        return Block(tuple(children), self.meta_loc(meta))
+
+    @v_args(meta=True)
+    def single(self, meta: Any, children: list[Any]) -> Block:
+        return Block(((children[0],),), self.meta_loc(meta))
+
+    def require(self, children: list[Any]) -> tuple[Poly, str, Poly, str]:
+        op = str(children[1]).replace("≤", "<=").replace("≥", ">=")
+        return children[0], op, children[2], children[3]
+
+
+def _closing(line: str, end_col: int) -> int:
+    """Columns to extend a call's span over the closing parenthesis of its argument."""
+    rest = line[end_col - 1 :]
+    stripped = rest.lstrip()
+    return (len(rest) - len(stripped) + 1) if stripped.startswith(")") else 0
+
+
+def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, offset: int) -> Any:
+    """Parse one fragment of a line (``offset``: columns before the fragment)."""
+    try:
+        tree = _parser().parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, file, line_no, line, offset) from None
+    return _Build(file, line_no, line, offset).transform(tree)
+
+
+_TOKEN_NAMES = {"SIGN": "'+' or '-'", "HAD": "'⊙'", "MATOP": "'@'", "NAME": "a name",
+                "NUMBER": "a number", "INT": "an integer", "STRING": 'a "label"',
+                "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "EQUAL": "'='",
+                "CMP": "a comparison", "TRANSPOSE": "'^T'", "SEMICOLON": "';'", "COMMA": "','",
+                "COLON": "':'", "CIRCUMFLEX": "'^'", "LBRACE": "'{'", "RBRACE": "'}'"}
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_no: int, line: str,
+                  offset: int) -> CellSyntaxError:
+    col = getattr(exc, "column", None)
+    if isinstance(exc, UnexpectedEOF) or col is None or col < 1:
+        col = len(text) + 1
+    expected: set[str] = set()
+    if isinstance(exc, UnexpectedToken):
+        expected = set(exc.expected)
+        found = f"'{exc.token}'" if exc.token.type != "$END" else "the end of the line"
+    elif isinstance(exc, UnexpectedCharacters):
+        found = f"'{text[col - 1]}'" if col <= len(text) else "the end of the line"
+        expected = set(exc.allowed or ())
+    else:
+        found = "the end of the line"
+        expected = set(getattr(exc, "expected", ()) or ())
+    names = sorted({_TOKEN_NAMES.get(e, e.lower()) for e in expected if not e.startswith("__")})
+    want = f"; expected {', '.join(names)}" if names else ""
+    width = 1
+    loc = Loc(file, line_no, col + offset, col + offset + width, line)
+    return CellSyntaxError(f"unexpected {found}{want}", loc)
+
+
+# ------------------------------------------------------------------ file structure
+
+
+class _Lines:
+    """The cell file's lines, comments dropped, with their numbers."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.items: list[tuple[int, str]] = []
+        for no, raw in enumerate(text.splitlines(), start=1):
+            self.items.append((no, raw.rstrip()))
+        self.pos = 0
+
+    def loc(self, no: int, line: str, col: int = 1, end: int | None = None) -> Loc:
+        return Loc(self.file, no, col, end if end is not None else len(line) + 1, line)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a ``#`` comment (outside quotes) from a structural line."""
+    out, quoted = [], False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        if ch == "#" and not quoted and (i == 0 or line[i - 1].isspace()):
+            break
+        out.append(ch)
+    return "".join(out).rstrip()
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def parse_cell(text: str, file: str = "<cell>") -> Cell:
+    """Parse the text of a cell file into a :class:`~derive.model.Cell`."""
+    lines = _Lines(text, file)
+    fields: dict[str, Any] = {"name": None, "title": "", "description": "", "bibtex": "",
+                              "output": None}
+    sizes: list[SizeDecl] = []
+    decls: list[VarDecl] = []
+    variants: list[Variant] = []
+    equations: tuple[Equation, ...] = ()
+    conventions: list[Convention] = []
+    items = lines.items
+    i = 0
+    while i < len(items):
+        no, raw = items[i]
+        line = _strip_comment(raw)
+        if not line.strip():
+            i += 1
+            continue
+        if _indent(line) > 0:
+            raise CellSyntaxError("an indented line outside any block", lines.loc(no, raw))
+        word, _, rest = line.partition(" ")
+        rest_off = len(word) + 1 + (len(rest) - len(rest.lstrip()))
+        rest = rest.strip()
+        block, j = _block(items, i + 1)
+        if word not in KEYWORDS:
+            raise CellSyntaxError(f"unknown keyword '{word}'; expected one of "
+                                  f"{', '.join(KEYWORDS)}", lines.loc(no, raw, 1, len(word) + 1))
+        if word in ("description", "bibtex"):
+            fields[word] = _text_block(block) or rest
+            i = j
+            continue
+        if word == "equations":
+            equations = _equations(block, file)
+            i = j
+            continue
+        if word == "convention":
+            conventions.append(_convention(no, raw, rest, rest_off, block, file, conventions))
+            i = j
+            continue
+        if block:
+            bno, braw = block[0]
+            raise CellSyntaxError(f"'{word}' takes no indented block", lines.loc(bno, braw))
+        if word == "cell":
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", rest):
+                raise CellSyntaxError("a cell name is lower-case letters, digits, '-' and '_'",
+                                      lines.loc(no, raw, rest_off + 1))
+            fields["name"] = rest
+        elif word == "title":
+            fields["title"] = rest.strip('"')
+        elif word == "output":
+            name, time = split_name(rest)
+            fields["output"] = (name, lines.loc(no, raw, rest_off + 1))
+        elif word == "size":
+            tok_name, tok_kw, label = parse_fragment("sizedecl", rest, file, no, raw, rest_off)
+            sizes.append(SizeDecl(str(tok_name), str(tok_kw), label,
+                                  lines.loc(no, raw, rest_off + 1)))
+        elif word in ("input", "state"):
+            tok, size, label = parse_fragment("vardecl", rest, file, no, raw, rest_off)
+            name, time = split_name(str(tok))
+            if time != "t":
+                raise CellSyntaxError(f"declare the {word} at time t, e.g. '{name}_t'",
+                                      lines.loc(no, raw, rest_off + 1, rest_off + 1 + len(tok)))
+            decls.append(VarDecl(word, name, size, label, lines.loc(no, raw, rest_off + 1)))
+        elif word == "variant":
+            m = re.fullmatch(r"([A-Za-z_]\w*)(?:\s*=\s*(\w+))?\s*->\s*([a-z0-9][a-z0-9_-]*)", rest)
+            if not m:
+                raise CellSyntaxError("expected 'variant OPTION[=VALUE] -> CELL'",
+                                      lines.loc(no, raw, rest_off + 1))
+            variants.append(Variant(m[1], m[2], m[3], lines.loc(no, raw, rest_off + 1)))
+        i = j
+    if not fields["name"]:
+        raise CellSyntaxError("the file has no 'cell NAME' line", Loc(file, 1, 1, 2,
+                                                                       items[0][1] if items else ""))
+    if not equations:
+        raise CellSyntaxError(f"cell {fields['name']} has no 'equations' block",
+                              Loc(file, 1, 1, 2, items[0][1] if items else ""))
+    output = fields["output"]
+    states = [d for d in decls if d.kind == "state"]
+    if output is None:
+        if len(states) != 1:
+            raise CellSyntaxError("say which state is the layer's output: 'output h_t'",
+                                  Loc(file, 1, 1, 2, items[0][1]))
+        output_name = states[0].name
+    else:
+        output_name = output[0]
+        if output_name not in {d.name for d in states}:
+            raise CellSyntaxError(f"the output {output_name} is not a declared state", output[1])
+    inputs = [d for d in decls if d.kind == "input"]
+    if len(inputs) != 1 or inputs[0].size is None or len(inputs[0].size.terms) != 1 or \
+            inputs[0].size.terms[0][0] != 1 or len(inputs[0].size.terms[0][1]) != 1 or \
+            inputs[0].size.terms[0][1][0][1] != 1:
+        loc = inputs[0].loc if inputs else Loc(file, 1, 1, 2, items[0][1])
+        raise CellSyntaxError("a cell has one input, declared with a size symbol: "
+                              "'input x_t ∈ ℝ^d'", loc)
+    return Cell(
+        name=fields["name"], title=fields["title"], description=fields["description"],
+        bibtex=fields["bibtex"], sizes=tuple(sizes), decls=tuple(decls), output=output_name,
+        equations=equations, conventions=tuple(conventions), variants=tuple(variants),
+        source=file, digest=hashlib.sha256(text.encode()).hexdigest())
+
+
+def _block(items: list[tuple[int, str]], start: int) -> tuple[list[tuple[int, str]], int]:
+    """The indented (or blank) lines following a keyword line."""
+    j = start
+    while j < len(items) and (not items[j][1].strip() or _indent(items[j][1]) > 0):
+        j += 1
+    block = list(items[start:j])
+    while block and not block[-1][1].strip():
+        block.pop()
+    return block, j
+
+
+def _text_block(block: list[tuple[int, str]]) -> str:
+    if not block:
+        return ""
+    lines = [raw for _, raw in block]
+    cut = min(_indent(line) for line in lines if line.strip())
+    return "\n".join(line[cut:] for line in lines).strip("\n")
+
+
+def _equations(block: list[tuple[int, str]], file: str) -> tuple[Equation, ...]:
+    out: list[Equation] = []
+    for no, raw in block:
+        line = _strip_comment(raw)
+        if not line.strip():
+            continue
+        off = _indent(line)
+        target, rhs, label = parse_fragment("equation", line[off:], file, no, raw, off)
+        if target.time != "t":
+            raise CellSyntaxError(f"the left side of an equation is a variable at time t, "
+                                  f"e.g. '{target.name}_t'", target.loc)
+        out.append(Equation(len(out) + 1, target, rhs, label, Loc(file, no, off + 1,
+                                                                  len(line) + 1, raw)))
+    return tuple(out)
+
+
+def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[int, str]],
+                file: str, earlier: list[Convention]) -> Convention:
+    head_loc = Loc(file, no, 1, len(raw) + 1, raw)
+    m = re.fullmatch(r'([a-z0-9][a-z0-9_-]*)\s*(?:"([^"]*)")?\s*(?:from\s+([a-z0-9][a-z0-9_-]*))?',
+                     rest)
+    if not m:
+        raise CellSyntaxError('expected \'convention NAME "Title" [from BASE]\'', head_loc)
+    name, title, base_name = m[1], m[2] or m[1], m[3]
+    values: dict[str, Any] = {"equations": None, "tensors": (), "names": ("{t}",),
+                              "names_bidirectional": ("{t}", "{t}"), "direction_axis": False,
+                              "stackable": True, "requires": (), "note": ""}
+    if base_name is not None:
+        base = next((c for c in earlier if c.name == base_name), None)
+        if base is None:
+            raise CellSyntaxError(f"convention {base_name} is not defined above", head_loc)
+        for key in values:
+            values[key] = getattr(base, key)
+    tensors: list[TensorDecl] = []
+    requires: list[Require] = list(values["requires"])
+    k = 0
+    while k < len(block):
+        bno, braw = block[k]
+        line = _strip_comment(braw)
+        k += 1
+        if not line.strip():
+            continue
+        off = _indent(line)
+        word, _, tail = line.strip().partition(" ")
+        tail_off = off + len(word) + 1 + (len(tail) - len(tail.lstrip()))
+        tail = tail.strip()
+        loc = Loc(file, bno, off + 1, len(line) + 1, braw)
+        if word == "equations":
+            sub: list[tuple[int, str]] = []
+            while k < len(block) and (not block[k][1].strip() or _indent(block[k][1]) > off):
+                sub.append(block[k])
+                k += 1
+            if tail == "same":
+                values["equations"] = None
+            else:
+                values["equations"] = _equations(sub, file)
+        elif word == "tensor":
+            tname, eq, expr = tail.partition("=")
+            if not eq or not re.fullmatch(r"[\w{}./-]+", tname.strip()):
+                raise CellSyntaxError("expected 'tensor NAME = [A; B]'", loc)
+            expr_off = tail_off + len(tname) + 1 + (len(expr) - len(expr.lstrip()))
+            blk = parse_fragment("block", expr.strip(), file, bno, braw, expr_off)
+            tensors.append(TensorDecl(tname.strip(), blk, loc))
+        elif word == "name":
+            templates = re.findall(r'"([^"]*)"', tail)
+            if tail.startswith("bidirectional"):
+                if len(templates) != 2:
+                    raise CellSyntaxError("'name bidirectional' takes two templates: "
+                                          "forward and backward", loc)
+                values["names_bidirectional"] = tuple(templates)
+            else:
+                if len(templates) != 1:
+                    raise CellSyntaxError("'name' takes one template in quotes", loc)
+                values["names"] = tuple(templates)
+            for t in templates:
+                for ph in re.findall(r"\{([^}]*)\}", t):
+                    if ph not in ("t", "k", "k1", "k_"):
+                        raise CellSyntaxError(f"unknown placeholder {{{ph}}} in a name "
+                                              "template; use {t}, {k}, {k1} or {k_}", loc)
+        elif word == "directions" and tail == "axis":
+            values["direction_axis"] = True
+        elif word == "single-cell":
+            values["stackable"] = False
+        elif word == "note":
+            values["note"] = tail.strip('"')
+        elif word == "require":
+            left, op, right, message = parse_fragment("require", tail, file, bno, braw, tail_off)
+            requires.append(Require(left, op, right, message, loc))
+        else:
+            raise CellSyntaxError(f"unknown convention line '{word}'; expected equations, "
+                                  "tensor, name, directions axis, single-cell, require or note",
+                                  loc)
+    if not tensors:  # a derived convention keeps its base's tensors unless it lists its own
+        tensors = list(values["tensors"])
+    if not tensors:
+        raise CellSyntaxError(f"convention {name} declares no tensor", head_loc)
+    values["tensors"] = tuple(tensors)
+    values["requires"] = tuple(requires)
+    return Convention(name=name, title=title, loc=head_loc, **values)
+
+
+def load_cell(ref: str) -> Cell:
+    """Parse a catalog cell (``"lstm"``) or a cell file (``"path/to/my.cell"``)."""
+    from derive.catalog import display, resolve
+
+    path = resolve(ref)
+    return parse_cell(path.read_text(encoding="utf-8"), display(path))

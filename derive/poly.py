@@ -1,0 +1,128 @@
+"""Exact polynomials in size symbols, in pure Python.
+
+This is what the ``count`` path evaluates: it needs neither SymPy nor the parser, so a
+cached derivation can be turned into exact integers in a few microseconds. SymPy
+objects are built from these only when a formula is asked for.
+
+>>> h, d = Poly.symbol("h"), Poly.symbol("d")
+>>> p = Poly.const(4) * h * (d + h) + Poly.const(8) * h
+>>> p.evaluate({"h": 256, "d": 512})
+788480
+>>> str(p)
+'4*d*h + 4*h^2 + 8*h'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Monomial = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Poly:
+    """A polynomial with integer coefficients; ``terms`` is sorted, no zero coefficients."""
+
+    terms: tuple[tuple[int, Monomial], ...] = ()
+
+    # ---------------------------------------------------------------- construction
+    @staticmethod
+    def const(value: int) -> Poly:
+        return Poly(((value, ()),)) if value else Poly()
+
+    @staticmethod
+    def symbol(name: str) -> Poly:
+        return Poly(((1, ((name, 1),)),))
+
+    @staticmethod
+    def _make(acc: dict[Monomial, int]) -> Poly:
+        return Poly(tuple(sorted(((c, m) for m, c in acc.items() if c), key=_order)))
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other: Poly) -> Poly:
+        acc: dict[Monomial, int] = {}
+        for c, m in self.terms + other.terms:
+            acc[m] = acc.get(m, 0) + c
+        return Poly._make(acc)
+
+    def __neg__(self) -> Poly:
+        return Poly(tuple((-c, m) for c, m in self.terms))
+
+    def __sub__(self, other: Poly) -> Poly:
+        return self + (-other)
+
+    def __mul__(self, other: Poly) -> Poly:
+        acc: dict[Monomial, int] = {}
+        for c1, m1 in self.terms:
+            for c2, m2 in other.terms:
+                powers = dict(m1)
+                for s, e in m2:
+                    powers[s] = powers.get(s, 0) + e
+                m = tuple(sorted(powers.items()))
+                acc[m] = acc.get(m, 0) + c1 * c2
+        return Poly._make(acc)
+
+    def subs(self, name: str, value: Poly) -> Poly:
+        out = Poly()
+        for c, m in self.terms:
+            term = Poly.const(c)
+            for s, e in m:
+                factor = value if s == name else Poly.symbol(s)
+                for _ in range(e):
+                    term = term * factor
+            out = out + term
+        return out
+
+    # ---------------------------------------------------------------- queries
+    @property
+    def is_zero(self) -> bool:
+        return not self.terms
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        return frozenset(s for _, m in self.terms for s, _ in m)
+
+    @property
+    def constant(self) -> int | None:
+        """The value if the polynomial is a constant, else None."""
+        if not self.terms:
+            return 0
+        if len(self.terms) == 1 and self.terms[0][1] == ():
+            return self.terms[0][0]
+        return None
+
+    def evaluate(self, env: dict[str, int]) -> int:
+        total = 0
+        for c, m in self.terms:
+            value = c
+            for s, e in m:
+                value *= env[s] ** e
+            total += value
+        return total
+
+    # ---------------------------------------------------------------- text and data
+    def __str__(self) -> str:
+        if not self.terms:
+            return "0"
+        out = ""
+        for i, (c, m) in enumerate(self.terms):
+            sign = "-" if c < 0 else "+"
+            mag = abs(c)
+            factors = [s if e == 1 else f"{s}^{e}" for s, e in m]
+            body = "*".join(([str(mag)] if mag != 1 or not factors else []) + factors)
+            out += (("-" if sign == "-" else "") if i == 0 else f" {sign} ") + body
+        return out
+
+    def to_data(self) -> list[Any]:
+        return [[c, [[s, e] for s, e in m]] for c, m in self.terms]
+
+    @staticmethod
+    def from_data(data: list[Any]) -> Poly:
+        return Poly(tuple((int(c), tuple((str(s), int(e)) for s, e in m)) for c, m in data))
+
+
+def _order(term: tuple[int, Monomial]) -> tuple[int, Monomial]:
+    """Higher degree first, then alphabetical: the order a person writes."""
+    c, m = term
+    return (-sum(e for _, e in m), m)

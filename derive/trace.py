@@ -1,0 +1,56 @@
+"""The derivation as text: every parameter's shape and the chain of reasons for it."""
+
+from __future__ import annotations
+
+from derive.infer import Derivation, Parameter, infer
+from derive.parse import load_cell
+from derive.poly import Poly
+
+
+def shape_text(shape: tuple[Poly, ...]) -> str:
+    """``ℝ^{h×d}`` in plain text."""
+    dims = [str(s) if len(s.terms) == 1 else f"({s})" for s in shape]
+    return "ℝ^" + (dims[0] if len(dims) == 1 else "{" + "×".join(dims) + "}")
+
+
+def summary(p: Parameter) -> str:
+    """One sentence per dimension: 'W_hi has h columns: it multiplies h_{t-1} ...'."""
+    out = []
+    for t in p.traces:
+        axis = {"rows": "rows", "columns": "columns", "size": "entries"}[t.axis]
+        out.append(f"{p.name} has {t.value} {axis}: {t.because}")
+    return "\n".join(out)
+
+
+def derivation(ref: str, framework: str = "equations") -> Derivation:
+    return infer(load_cell(ref), framework)
+
+
+def render_text(ref: str, framework: str = "equations") -> str:
+    cell = load_cell(ref)
+    d = infer(cell, framework)
+    lines = [f"{cell.name}: {cell.title}",
+             f"equations ({'as the cell writes them' if framework == 'equations' else framework}):"]
+    for eq in d.equations:
+        label = f"    [{eq.label}]" if eq.label else ""
+        lines.append(f"  ({eq.number}) {eq.source.split(chr(34))[0].strip()}{label}")
+    lines.append("sizes: " + ", ".join(f"{s.symbol} = {s.keyword}" for s in cell.sizes))
+    lines.append("")
+    lines.append("variables:")
+    for v in d.variables:
+        lines.append(f"  {v.name} ∈ {shape_text((v.size,))}  {v.kind}"
+                     + (f", {v.description}" if v.description else ""))
+    lines.append("")
+    lines.append("parameters:")
+    for p in d.parameters:
+        what = {"weight": f"weight, multiplies {p.multiplies}", "bias": "bias, added",
+                "diagonal": "diagonal, multiplies elementwise", "vector": "vector"}[p.role]
+        lines.append(f"  {p.name} ∈ {shape_text(p.shape)}  ({what}; first used in "
+                     f"({p.equation}))  count {p.count}")
+        for t in p.traces:
+            lines.append(f"    {t.axis} = {t.value}")
+            for step in t.steps:
+                lines.append(f"      {step.left} = {step.right}: {step.reason}")
+    lines.append("")
+    lines.append(f"total: {d.count}")
+    return "\n".join(lines)
