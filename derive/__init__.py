@@ -37,8 +37,19 @@ if TYPE_CHECKING:
     from derive.model import Cell
 
 __version__ = "0.1.0"
-__all__ = ["count", "formula", "shapes", "load_cell", "cells", "DeriveError", "CellSyntaxError",
-           "ShapeError", "UndeterminedError", "ConventionError", "ConfigError"]
+__all__ = [
+    "CellSyntaxError",
+    "ConfigError",
+    "ConventionError",
+    "DeriveError",
+    "ShapeError",
+    "UndeterminedError",
+    "cells",
+    "count",
+    "formula",
+    "load_cell",
+    "shapes",
+]
 
 
 def count(cell: str, framework: str = "equations", **config: Any) -> Count:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,8 @@ def compiled(path: Path) -> dict[str, Any]:
 
 
 def _write(where: Path, data: dict[str, Any]) -> None:
+    import tempfile
+
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=where.parent, suffix=".tmp")

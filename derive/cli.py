@@ -88,8 +88,11 @@ def cmd_count(args: argparse.Namespace) -> int:
     lines = [f"{result.cell}: {result.title}",
              f"convention: {result.framework} ({result.framework_title})",
              f"config: {cfg}", ""]
-    rows = [(t.name, "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1
-             else "") + ")", _group(t.count)) for t in result.tensors]
+    layered = result.config.get("num_layers", 1) > 1 and len(
+        {t.name for t in result.tensors}) < len(result.tensors)
+    rows = [((f"{t.name} (layer {t.layer + 1})" if layered else t.name),
+             "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")",
+             _group(t.count)) for t in result.tensors]
     w0 = max([len("tensor")] + [len(r[0]) for r in rows])
     w1 = max([len("shape")] + [len(r[1]) for r in rows])
     w2 = max([len("count"), len(_group(result.total))] + [len(r[2]) for r in rows])

@@ -6,7 +6,7 @@ integers and symbols (never from text). ``L`` and ``D`` stay symbolic.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import sympy
@@ -17,7 +17,7 @@ LAYERS = "L"
 DIRECTIONS = "D"
 
 
-@lru_cache(maxsize=None)
+@cache
 def symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, positive=True, integer=True)
 

@@ -12,9 +12,9 @@ from typing import Any
 from derive import closedform as formula
 from derive.conventions import TensorSpec, tensor_specs
 from derive.errors import CellSyntaxError
+from derive.infer import infer
 from derive.model import Cell
 from derive.poly import Poly
-from derive.infer import infer
 
 FORMAT = 1
 RESERVED = {formula.LAYERS, formula.DIRECTIONS}

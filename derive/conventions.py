@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from derive.errors import ConventionError
+from derive.infer import Derivation, Parameter
 from derive.model import Block, Cell, Convention, TensorDecl
 from derive.poly import Poly
-from derive.infer import Derivation, Parameter
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def block_shape(decl: TensorDecl, params: dict[str, Parameter],
         dims = [_as_2d(p) for p in pieces]
         heights = [r for r, _ in dims]
         if not _same(heights):
-            shown = ", ".join(f"{n} ({h})" for n, h in zip(names, heights))
+            shown = ", ".join(f"{n} ({h})" for n, h in zip(names, heights, strict=False))
             raise ConventionError(
                 f"tensor {decl.name}: blocks side by side need the same number of rows, "
                 f"but the rows are {shown}", decl.loc)

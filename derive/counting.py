@@ -8,9 +8,7 @@ counting substitutes the sizes of each layer and direction and multiplies exact 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from derive import cache, catalog
 from derive.errors import ConfigError
@@ -19,8 +17,7 @@ from derive.poly import Poly
 OPTIONS = ("num_layers", "bidirectional", "bias", "reset_after")
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(NamedTuple):
     """One stored tensor: its framework name, shape and number of parameters."""
 
     name: str
@@ -31,9 +28,11 @@ class Tensor:
     parts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Count:
-    """The parameters of a configured layer stack under one convention."""
+class Count(NamedTuple):
+    """The parameters of a configured layer stack under one convention.
+
+    (NamedTuples, not dataclasses: this module is on the ``derive count`` start-up path.)
+    """
 
     cell: str
     framework: str
@@ -46,17 +45,17 @@ class Count:
     upper_text: str
     title: str
     framework_title: str
-    _per_layer: Poly = field(repr=False, default=Poly())
-    _input_symbol: str = field(repr=False, default="d")
-    _output: Poly = field(repr=False, default=Poly())
-    _stackable: bool = field(repr=False, default=True)
+    per_layer: Poly  # one layer and direction, in the input-size symbol
+    input_symbol: str
+    output_size: Poly
+    stackable: bool
 
     @property
     def formula(self) -> Any:
         """The closed form as a SymPy expression, with L and D symbolic."""
         from derive.closedform import closed_form
 
-        return closed_form(self._per_layer, self._input_symbol, self._output, self._stackable)
+        return closed_form(self.per_layer, self.input_symbol, self.output_size, self.stackable)
 
     def to_json(self) -> dict[str, Any]:
         return {"cell": self.cell, "framework": self.framework, "config": self.config,
@@ -94,15 +93,20 @@ def _variant_applies(variant: dict[str, Any], options: dict[str, Any]) -> bool:
     return str(have) == want
 
 
-def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], Path]:
-    """The compiled cell ``ref`` names, after following the variants the options select."""
+def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The compiled cell ``ref`` names, after following the variants the options select.
+
+    Also returns how the cell was reached (``""``, or e.g. ``" (chosen by reset_after=false)"``).
+    """
     path = catalog.resolve(ref)
     data = cache.compiled(path)
     seen = {data["cell"]}
+    via = ""
     while True:
         nxt = next((v for v in data["variants"] if _variant_applies(v, options)), None)
         if nxt is None:
-            return data, path
+            return data, via
+        via = f" (chosen by {nxt['option']}" + (f"={nxt['value']})" if nxt["value"] else ")")
         if nxt["target"] in seen:
             raise ConfigError(f"the variants of cell {data['cell']} loop back to {nxt['target']}")
         path = catalog.resolve(nxt["target"], near=path)
@@ -126,7 +130,7 @@ def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
         if value is not None:
             options[key] = positive_int(key, value, allow_zero=True)
     options["reset_after"] = reset_after
-    data, _ = load(cell, options)
+    data, via = load(cell, options)
     known_flags = {v["option"] for v in data["variants"]}
     if reset_after is not None and "reset_after" not in known_flags:
         raise ConfigError(f"reset_after does not apply to cell {data['cell']} (it is an option "
@@ -153,7 +157,7 @@ def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
         raise ConfigError("bidirectional and bias are true or false")
     conventions = data["conventions"]
     if framework not in conventions:
-        raise ConfigError(f"cell {data['cell']} has no convention '{framework}'; it has "
+        raise ConfigError(f"cell {data['cell']}{via} has no convention '{framework}'; it has "
                           f"{', '.join(conventions)}")
     conv = conventions[framework]
     if not conv["stackable"] and (layers != 1 or bidirectional):
@@ -216,5 +220,5 @@ def _evaluate(data: dict[str, Any], framework: str, conv: dict[str, Any], env: d
         formula_text=forms["total"]["text"], formula_latex=forms["total"]["latex"],
         layer_text=forms["layer"]["text"], upper_text=forms.get("upper", {}).get("text", ""),
         title=data["title"], framework_title=conv["title"],
-        _per_layer=Poly.from_data(conv["per_layer"][key]), _input_symbol=sym,
-        _output=Poly.from_data(data["output_size"]), _stackable=conv["stackable"])
+        per_layer=Poly.from_data(conv["per_layer"][key]), input_symbol=sym,
+        output_size=Poly.from_data(data["output_size"]), stackable=conv["stackable"])

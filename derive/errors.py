@@ -5,12 +5,14 @@ The CLI prints ``derive: error: <message>`` on stderr and exits with status 2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Loc:
-    """A place in a cell file: 1-based line and column, the span, and the line's text."""
+class Loc(NamedTuple):
+    """A place in a cell file: 1-based line and column, the span, and the line's text.
+
+    (A NamedTuple, not a dataclass: this module is on the ``derive count`` start-up path.)
+    """
 
     file: str
     line: int

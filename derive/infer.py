@@ -142,7 +142,7 @@ class _Unifier:
     def bind(self, n: str, value: Poly, why: str, loc: Loc | None) -> None:
         root = self.find(n)
         if root in self.value:
-            old, src, old_why = self.value[root]
+            old, _src, _old_why = self.value[root]
             if (old - value).is_zero:
                 return
             raise ShapeError(
@@ -163,8 +163,8 @@ class _Unifier:
             self.adj[edge.b].pop()
             left = self.explain(edge.a)
             right = self.explain(edge.b)
-            detail = ["  " + self.labels[edge.a] + f" = {va[0]}:"] + _indent_steps(left) + \
-                     ["  " + self.labels[edge.b] + f" = {vb[0]}:"] + _indent_steps(right)
+            detail = [f"  {self.labels[edge.a]} = {va[0]}:", *_indent_steps(left),
+                      f"  {self.labels[edge.b]} = {vb[0]}:", *_indent_steps(right)]
             syms = sorted((va[0] - vb[0]).symbols)
             hint = (f"; {' and '.join(syms)} are independent sizes" if len(syms) > 1 else "")
             raise ShapeError(
@@ -286,8 +286,9 @@ class _Inference:
                 self._check_var(node, parent, eq, seen_eq)
             seen_eq.add(eq.target.name)
         for d in self.cell.decls:
-            if d.kind == "state" and d.name not in self.defined:
-                raise ShapeError(f"the state {d.name}_t has no equation", d.loc)
+            if d.kind != "input" and d.name not in self.defined:
+                kind = "state" if d.kind == "state" else "variable"
+                raise ShapeError(f"the {kind} {d.name}_t has no equation", d.loc)
             if d.kind == "input" and not any(
                     isinstance(n, Var) and n.name == d.name for e in self.equations
                     for n, _ in _walk(e.rhs)):
@@ -303,7 +304,7 @@ class _Inference:
             role = _role_of(parent, node)
             kind = "matrix" if role == "weight" else "vector"
             if name in self.kinds:
-                known, _, first, first_eq = self.kinds[name]
+                known, _, _first, first_eq = self.kinds[name]
                 if known != kind:
                     use = "multiplies a vector" if known == "matrix" else "is used as a vector"
                     raise ShapeError(
@@ -453,8 +454,9 @@ class _Inference:
         root = self.u.find(node)
         members = sorted(self.labels[n].removeprefix("the size of ")
                          for n in self.u.parent if self.u.find(n) == root and n.startswith("var:"))
+        keyword = "state" if members and members[0].split("_")[0] in self.states else "var"
         hint = (f"; it is the size of {', '.join(members)}: declare one, e.g. "
-                f"'state {members[0].split('_')[0]}_t ∈ ℝ^n'" if members else
+                f"'{keyword} {members[0].split('_')[0]}_t ∈ ℝ^n'" if members else
                 "; declare the size of a variable it is tied to")
         return UndeterminedError(f"cannot determine {what}: nothing in the equations fixes it"
                                  f"{hint}", loc)
@@ -466,7 +468,7 @@ class _Inference:
             axes = ("rows", "columns") if kind == "matrix" else ("size",)
             shape: list[Poly] = []
             traces: list[DimTrace] = []
-            for node, axis in zip(nodes, axes):
+            for node, axis in zip(nodes, axes, strict=False):
                 value = self.u.get(node)
                 if value is None:
                     raise self.undetermined(node, self.labels[node], first.loc, eq)

@@ -117,9 +117,9 @@ class SizeDecl:
 
 @dataclass(frozen=True)
 class VarDecl:
-    """``input x_t ∈ ℝ^d`` or ``state c_t`` (a state's size may be left to inference)."""
+    """``input x_t ∈ ℝ^d``, ``state c_t`` or ``var a_t ∈ ℝ^h`` (sizes may be left to inference)."""
 
-    kind: str  # "input" or "state"
+    kind: str  # "input", "state" or "intermediate"
     name: str
     size: Poly | None
     description: str

@@ -99,7 +99,7 @@ FUNCTIONS = {
     "softplus": "softplus",
 }
 
-KEYWORDS = ("cell", "title", "size", "input", "state", "output", "variant", "equations",
+KEYWORDS = ("cell", "title", "size", "input", "state", "var", "output", "variant", "equations",
             "convention", "description", "bibtex")
 
 
@@ -439,13 +439,14 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
             tok_name, tok_kw, label = parse_fragment("sizedecl", rest, file, no, raw, rest_off)
             sizes.append(SizeDecl(str(tok_name), str(tok_kw), label,
                                   lines.loc(no, raw, rest_off + 1)))
-        elif word in ("input", "state"):
+        elif word in ("input", "state", "var"):
             tok, size, label = parse_fragment("vardecl", rest, file, no, raw, rest_off)
             name, time = split_name(str(tok))
             if time != "t":
                 raise CellSyntaxError(f"declare the {word} at time t, e.g. '{name}_t'",
                                       lines.loc(no, raw, rest_off + 1, rest_off + 1 + len(tok)))
-            decls.append(VarDecl(word, name, size, label, lines.loc(no, raw, rest_off + 1)))
+            kind = "intermediate" if word == "var" else word
+            decls.append(VarDecl(kind, name, size, label, lines.loc(no, raw, rest_off + 1)))
         elif word == "variant":
             m = re.fullmatch(r"([A-Za-z_]\w*)(?:\s*=\s*(\w+))?\s*->\s*([a-z0-9][a-z0-9_-]*)", rest)
             if not m:
@@ -454,8 +455,8 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
             variants.append(Variant(m[1], m[2], m[3], lines.loc(no, raw, rest_off + 1)))
         i = j
     if not fields["name"]:
-        raise CellSyntaxError("the file has no 'cell NAME' line", Loc(file, 1, 1, 2,
-                                                                       items[0][1] if items else ""))
+        first = items[0][1] if items else ""
+        raise CellSyntaxError("the file has no 'cell NAME' line", Loc(file, 1, 1, 2, first))
     if not equations:
         raise CellSyntaxError(f"cell {fields['name']} has no 'equations' block",
                               Loc(file, 1, 1, 2, items[0][1] if items else ""))
@@ -463,8 +464,9 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
     states = [d for d in decls if d.kind == "state"]
     if output is None:
         if len(states) != 1:
-            raise CellSyntaxError("say which state is the layer's output: 'output h_t'",
-                                  Loc(file, 1, 1, 2, items[0][1]))
+            where = states[1].loc if states else Loc(file, 1, 1, 2, items[0][1])
+            raise CellSyntaxError(f"the cell has {len(states)} states; say which is the layer's "
+                                  "output, e.g. 'output h_t'", where)
         output_name = states[0].name
     else:
         output_name = output[0]
@@ -478,7 +480,8 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         raise CellSyntaxError("a cell has one input, declared with a size symbol: "
                               "'input x_t ∈ ℝ^d'", loc)
     return Cell(
-        name=fields["name"], title=fields["title"], description=fields["description"],
+        name=fields["name"], title=fields["title"] or fields["name"],
+        description=fields["description"],
         bibtex=fields["bibtex"], sizes=tuple(sizes), decls=tuple(decls), output=output_name,
         equations=equations, conventions=tuple(conventions), variants=tuple(variants),
         source=file, digest=hashlib.sha256(text.encode()).hexdigest())

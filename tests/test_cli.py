@@ -1,0 +1,131 @@
+"""The ``derive`` command as a user runs it: output, JSON, exit status, import hygiene."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derive.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ["--input-size", "512", "--hidden-size", "256", "--bidirectional"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "derive.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ}, check=False)
+
+
+def test_count_json_is_one_object_with_the_documented_keys(capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    assert main(["count", "lstm", "--framework", "keras", *SEED, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["cell", "framework", "config", "total", "tensors", "formula"]
+    assert data["total"] == 1_574_912
+    assert data["config"] == {"input_size": 512, "hidden_size": 256, "num_layers": 1,
+                              "bidirectional": True, "bias": True}
+    assert [t["name"] for t in data["tensors"]][:3] == [
+        "bidirectional/forward_lstm/lstm_cell/kernel",
+        "bidirectional/forward_lstm/lstm_cell/recurrent_kernel",
+        "bidirectional/forward_lstm/lstm_cell/bias"]
+    assert data["tensors"][0]["shape"] == [512, 1024]
+    assert data["formula"] == "D*(4*h*(L - 1)*(D*h + h + 1) + 4*h*(d + h + 1))"
+
+
+def test_counts_are_exact_past_64_bits(capsys: pytest.CaptureFixture[str]) -> None:
+    h = 2**40
+    assert main(["count", "lstm", "--input-size", str(h), "--hidden-size", str(h), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 4 * h * (h + h + 1)
+
+
+def test_no_bias_and_no_reset_after(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", "gru", "-f", "keras", "--input-size", "5", "--hidden-size", "3",
+                 "--no-reset-after", "--no-bias", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["cell"] == "gru-reset-before"
+    assert [t["name"] for t in data["tensors"]] == ["gru/gru_cell/kernel",
+                                                     "gru/gru_cell/recurrent_kernel"]
+    assert data["total"] == 72
+
+
+def test_user_cell_file(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(ROOT / "tests" / "cells" / "concat.cell")
+    assert main(["count", path, "--input-size", "3", "--hidden-size", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tensors"][0] == {"name": "W_f", "shape": [5, 8], "count": 40, "layer": 0,
+                                  "direction": "forward"}
+
+
+def test_cells_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cells", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["cifg", "gru", "gru-reset-before", "lstm",
+                                         "lstm-peephole", "lstmp", "rnn"]
+    assert rows[3]["conventions"] == ["equations", "pytorch", "pytorch-cell", "keras", "onnx"]
+
+
+def test_formula_text_and_latex(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["formula", "lstmp", "-f", "pytorch"]) == 0
+    out = capsys.readouterr().out
+    assert "one layer, one direction: h*(4*d + 5*p + 8)" in out
+    assert main(["formula", "gru", "--format", "latex", "--framework", "keras"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        r"D \left(3 h \left(L - 1\right) \left(D h + h + 2\right) + 3 h \left(d + h + 2\right)"
+        r"\right)")
+
+
+def test_shapes_prints_the_derivation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["shapes", "lstm"]) == 0
+    out = capsys.readouterr().out
+    assert "  W_hi ∈ ℝ^{h×h}  (weight, multiplies h_{t-1}; first used in (1))" in out
+    assert "      the columns of W_hi = the size of h_{t-1}: W_hi multiplies h_{t-1} in (1)" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["count", "lstm", "--input-size", "3", "--hidden-size", "0"],
+    ["count", "nope", "--input-size", "3", "--hidden-size", "3"],
+    ["count", "tests/cells/syntax.cell", "--input-size", "3", "--hidden-size", "3"],
+    ["count", "tests/cells/mismatch.cell", "--input-size", "3", "--hidden-size", "3"],
+    ["count", "lstm", "--input-size", "3"],
+    ["count", "--bogus"],
+    ["formula", "lstm", "--framework", "tf"],
+    ["shapes", "tests/cells/undetermined.cell"],
+])
+def test_bad_input_is_one_message_and_status_2(args: list[str]) -> None:
+    proc = run(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("derive: error: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_count_path_imports_neither_sympy_nor_the_parser() -> None:
+    """Warm cache: `derive count` must not pay for SymPy (~0.4 s) or Lark."""
+    code = ("import sys; from derive.cli import main; "
+            "main(['count', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3']); "
+            "main(['count', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3']); "
+            "print(sorted(m for m in ('sympy', 'lark', 'numpy') if m in sys.modules))")
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    # The first call may derive (and cache); a fresh process must then stay light.
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=ROOT, check=True)
+    assert run_.returncode == 0
+    assert fresh.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cache_is_invalidated_by_the_cell_text(tmp_path: Path) -> None:
+    src = (ROOT / "tests" / "cells" / "concat.cell").read_text()
+    cell = tmp_path / "mine.cell"
+    cell.write_text(src)
+    import derive
+
+    assert derive.count(str(cell), input_size=3, hidden_size=5).total == 180
+    cell.write_text(src.replace("  o_t = σ(W_o [h_{t-1}, x_t] + b_o)\n",
+                                "  o_t = σ(W_o [h_{t-1}, x_t])\n"))
+    assert derive.count(str(cell), input_size=3, hidden_size=5).total == 175

@@ -1,0 +1,191 @@
+"""Error messages are API: each bad input has its message pinned here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import derive
+from derive.compile import compile_cell
+from derive.infer import infer
+from derive.parse import parse_cell
+
+CELLS = Path(__file__).parent / "cells"
+OK = dict(input_size=3, hidden_size=4)
+
+HEADER = """cell t
+size d = input_size
+size h = hidden_size
+input x_t ∈ ℝ^d
+state h_t ∈ ℝ^h
+
+equations
+"""
+
+
+def cell_error(equations: str, exc: type[derive.DeriveError] = derive.DeriveError) -> str:
+    with pytest.raises(exc) as info:
+        infer(parse_cell(HEADER + equations, "t.cell"))
+    return str(info.value)
+
+
+def count_error(*args: object, **kwargs: object) -> str:
+    with pytest.raises(derive.DeriveError) as info:
+        derive.count(*args, **kwargs)  # type: ignore[arg-type]
+    return str(info.value)
+
+
+def test_unknown_cell() -> None:
+    assert count_error("lstn", **OK) == (
+        "unknown cell 'lstn'; the catalog has cifg, gru, gru-reset-before, lstm, "
+        "lstm-peephole, lstmp, rnn, or give the path to a .cell file")
+
+
+def test_unknown_framework() -> None:
+    assert count_error("lstm-peephole", "pytorch", **OK) == (
+        "cell lstm-peephole has no convention 'pytorch'; it has equations, onnx")
+
+
+def test_framework_of_a_variant() -> None:
+    assert count_error("gru", "pytorch", reset_after=False, **OK) == (
+        "cell gru-reset-before (chosen by reset_after=false) has no convention 'pytorch'; "
+        "it has equations, keras, onnx")
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, "0"), (-4, "-4"), (2.5, "2.5"),
+                                              ("2.5", "'2.5'"), ("x", "'x'"), (True, "True")])
+def test_sizes_must_be_positive_integers(value: object, shown: str) -> None:
+    assert count_error("lstm", input_size=3, hidden_size=value) == (
+        f"hidden_size must be a positive integer, got {shown}")
+
+
+def test_layers_must_be_positive() -> None:
+    assert count_error("lstm", num_layers=0, **OK) == (
+        "num_layers must be a positive integer, got 0")
+
+
+def test_missing_size() -> None:
+    assert count_error("lstm", hidden_size=4) == (
+        "cell lstm needs input_size (--input-size): features of the input x_t")
+
+
+def test_unknown_size() -> None:
+    assert count_error("lstm", kernel_size=3, **OK) == (
+        "cell lstm has no size kernel_size (its sizes: input_size, hidden_size)")
+
+
+def test_pytorch_projection_must_be_smaller() -> None:
+    assert count_error("lstm", "pytorch", input_size=3, hidden_size=4, proj_size=4) == (
+        "proj_size has to be smaller than hidden_size (pytorch requires p < h; got "
+        "input_size=3, hidden_size=4, proj_size=4)")
+
+
+def test_reset_after_only_for_gru() -> None:
+    assert count_error("lstm", reset_after=False, **OK) == (
+        "reset_after does not apply to cell lstm (it is an option of the GRU cells)")
+
+
+def test_single_cell_api_has_no_layers() -> None:
+    assert count_error("lstm", "pytorch-cell", num_layers=2, **OK) == (
+        "pytorch-cell (PyTorch torch.nn.LSTMCell) is a single cell: num_layers must be 1 "
+        "and bidirectional off")
+
+
+def test_missing_cell_file() -> None:
+    assert count_error("nowhere/my.cell", **OK) == "no cell file at nowhere/my.cell"
+
+
+def test_non_conformable_cell_file() -> None:
+    message = count_error(str(CELLS / "mismatch.cell"), **OK)
+    first, caret_line, caret, *chain = message.splitlines()
+    assert first.endswith("mismatch.cell:8:3: size mismatch: h_t is defined by (1), so the "
+                          "size of h_t must equal the rows of W, but they are h and d; d and h "
+                          "are independent sizes")
+    assert caret_line == "      h_t = tanh(W x_t + x_t + U h_{t-1})"
+    assert caret == "      ^^^"
+    assert chain == [
+        "  the size of h_t = h:",
+        "    the size of h_t = h: h_t is declared ∈ ℝ^h (line 5)",
+        "  the rows of W = d:",
+        "    the rows of W = the size of x_t: W x_t and x_t are terms of the same sum in (1)",
+        "    the size of x_t = d: x_t is declared ∈ ℝ^d (line 4)",
+    ]
+
+
+def test_undetermined_dimension_asks_for_a_declaration() -> None:
+    message = count_error(str(CELLS / "undetermined.cell"), **OK)
+    assert message.splitlines()[0].endswith(
+        "undetermined.cell:8:11: cannot determine the rows of W_a: nothing in the equations "
+        "fixes it; it is the size of a_t: declare one, e.g. 'var a_t ∈ ℝ^n'")
+
+
+def test_syntax_error_is_located() -> None:
+    message = count_error(str(CELLS / "syntax.cell"), **OK)
+    assert message.splitlines() == [
+        f"{CELLS / 'syntax.cell'}:8:22: unexpected '+'; expected '(', '[', a name, a number",
+        "      h_t = tanh(W x_t + + U h_{t-1})",
+        "                         ^",
+    ]
+
+
+def test_juxtaposed_vectors() -> None:
+    assert cell_error("  h_t = tanh(h_{t-1} x_t)").splitlines()[0] == (
+        "t.cell:8:14: h_{t-1} x_t: writing two factors side by side is a matrix-vector product, "
+        "and h_{t-1} is not a parameter matrix; write h_{t-1} ⊙ x_t for an elementwise product")
+
+
+def test_undeclared_variable() -> None:
+    assert cell_error("  h_t = tanh(W y_t)").splitlines()[0] == (
+        "t.cell:8:16: y_t is neither an input nor defined by an equation; declare it "
+        "('input y_t ∈ ℝ^n') or add an equation for it")
+
+
+def test_use_before_definition() -> None:
+    assert cell_error("  h_t = tanh(W x_t + a_t)\n  a_t = σ(U x_t)").splitlines()[0] == (
+        "t.cell:8:22: a_t is used in (1) before its equation (2)")
+
+
+def test_parameter_used_as_matrix_and_vector() -> None:
+    assert cell_error("  h_t = tanh(W x_t + W)").splitlines()[0] == (
+        "t.cell:8:22: W is used as a vector here, but it multiplies a vector in (1) "
+        "h_t = tanh(W x_t + W)")
+
+
+def test_state_without_time_index() -> None:
+    assert cell_error("  h_t = tanh(W x_t + h)").splitlines()[0] == (
+        "t.cell:8:22: h is a variable; write h_t or h_{t-1}")
+
+
+def test_unknown_keyword() -> None:
+    with pytest.raises(derive.CellSyntaxError) as info:
+        parse_cell("cell t\nsizes d = input_size\n", "t.cell")
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:2:1: unknown keyword 'sizes'; expected one of cell, title, size, input, state, "
+        "var, output, variant, equations, convention, description, bibtex")
+
+
+def test_undeclared_size_symbol() -> None:
+    text = HEADER.replace("size h = hidden_size\n", "") + "  h_t = tanh(W x_t)\n"
+    with pytest.raises(derive.CellSyntaxError) as info:
+        compile_cell(parse_cell(text, "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:4:7: the size symbol h is not declared; add a line 'size h = KEYWORD \"meaning\"'")
+
+
+def test_convention_must_store_every_parameter() -> None:
+    text = HEADER + "  h_t = tanh(W x_t + U h_{t-1})\n\nconvention f\n  tensor kernel = W^T\n"
+    with pytest.raises(derive.ConventionError) as info:
+        compile_cell(parse_cell(text, "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:10:1: convention f: the parameters U are in no tensor; every parameter must be "
+        "stored once")
+
+
+def test_fused_blocks_must_conform() -> None:
+    text = HEADER + "  h_t = tanh(W x_t + U h_{t-1})\n\nconvention f\n  tensor k = [W; U]\n"
+    with pytest.raises(derive.ConventionError) as info:
+        compile_cell(parse_cell(text, "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:11:3: tensor k: stacked blocks need the same number of columns, but the "
+        "columns are d, h (W; U)")
