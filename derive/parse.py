@@ -14,9 +14,15 @@ from functools import lru_cache
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
-from derive.errors import CellSyntaxError, Loc
+from derive.errors import CellSyntaxError, DeriveError, Loc
 from derive.model import (
     Block,
     Call,
@@ -318,7 +324,12 @@ def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, of
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_no, line, offset) from None
-    return _Build(file, line_no, line, offset).transform(tree)
+    try:
+        return _Build(file, line_no, line, offset).transform(tree)
+    except VisitError as exc:  # Lark wraps what the transformer raises
+        if isinstance(exc.orig_exc, DeriveError):
+            raise exc.orig_exc from None
+        raise
 
 
 _TOKEN_NAMES = {"SIGN": "'+' or '-'", "HAD": "'⊙'", "MATOP": "'@'", "NAME": "a name",

@@ -1,0 +1,567 @@
+"""Property tests: inferred shapes make the equations computable, and the parser is robust.
+
+1. For every built-in cell, under its own equations and under every convention that has
+   equations of its own, arrays of exactly the inferred shapes are allocated for random
+   sizes, and the equations are evaluated numerically, in order, for a few time steps, by a
+   small evaluator over the AST that refuses every non-conformable operation (including the
+   broadcasts numpy would silently allow).
+2. The check can fail: one dimension of one parameter grown by one is always caught.
+3. Random well-formed equations, spelled in Unicode and in ASCII with random whitespace,
+   parse to the expected AST (the same for both spellings), and inference gives every
+   weight the columns of what it multiplies. Random garbage only ever raises DeriveError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from derive.catalog import builtin_names
+from derive.errors import CellSyntaxError, DeriveError, Loc
+from derive.infer import Derivation, infer
+from derive.model import Call, Cell, Concat, Equation, Hadamard, MatMul, Node, Num, Sum, Var
+from derive.parse import load_cell, parse_cell
+from derive.poly import Poly
+
+FAST = settings(max_examples=40, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
+
+# ---------------------------------------------------------------- the evaluator
+
+
+class Mismatch(AssertionError):
+    """The evaluator met two sizes that do not conform."""
+
+
+ACTIVATIONS = {
+    "σ": lambda v: 1.0 / (1.0 + np.exp(-v)),
+    "tanh": np.tanh,
+    "relu": lambda v: np.maximum(v, 0.0),
+    "exp": np.exp,
+    "softplus": lambda v: np.logaddexp(0.0, v),
+}
+
+Value = float | np.ndarray
+
+
+def _is_vector(v: Value) -> bool:
+    return isinstance(v, np.ndarray) and v.ndim == 1
+
+
+def _same_length(values: list[Value], what: str) -> None:
+    lengths = {len(v) for v in values if _is_vector(v)}
+    if len(lengths) > 1:
+        raise Mismatch(f"{what}: operands of lengths {sorted(lengths)}")
+
+
+class Evaluator:
+    """One time step of a cell's equations, with every size checked explicitly."""
+
+    def __init__(self, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
+                 prev: dict[str, np.ndarray]) -> None:
+        self.params, self.inputs, self.prev = params, inputs, prev
+        self.now: dict[str, np.ndarray] = {}
+        self.used: set[str] = set()
+
+    def param(self, name: str) -> np.ndarray:
+        if name not in self.params:
+            raise Mismatch(f"no parameter {name} was allocated")
+        self.used.add(name)
+        return self.params[name]
+
+    def ev(self, node: Node) -> Value:
+        if isinstance(node, Num):
+            return node.numerator / node.denominator
+        if isinstance(node, Var):
+            if node.time is None:
+                arr = self.param(node.name)
+                if arr.ndim != 1:
+                    raise Mismatch(f"the matrix {node.name} is used as a vector")
+                return arr
+            if node.time == "t-1":
+                if node.name not in self.prev:
+                    raise Mismatch(f"{node.name}_{{t-1}} is not a state")
+                return self.prev[node.name]
+            if node.name in self.now:
+                return self.now[node.name]
+            if node.name in self.inputs:
+                return self.inputs[node.name]
+            raise Mismatch(f"{node.name}_t is used before it is computed")
+        if isinstance(node, Call):
+            assert node.arg is not None
+            return ACTIVATIONS[node.func](self.ev(node.arg))
+        if isinstance(node, MatMul):
+            assert node.left is not None and node.right is not None
+            right = self.ev(node.right)
+            if isinstance(node.left, Num):
+                return self.ev(node.left) * right
+            if not (isinstance(node.left, Var) and node.left.time is None):
+                raise Mismatch(f"{node.left} is not a parameter matrix")
+            w = self.param(node.left.name)
+            if w.ndim != 2:
+                raise Mismatch(f"{node.left.name} multiplies a vector but is not a matrix")
+            if not _is_vector(right):
+                raise Mismatch(f"{node.left.name} multiplies a scalar")
+            if w.shape[1] != len(right):
+                raise Mismatch(f"{node.left.name} is {w.shape}, the vector has {len(right)}")
+            return w @ right
+        if isinstance(node, Hadamard):
+            assert node.left is not None and node.right is not None
+            a, b = self.ev(node.left), self.ev(node.right)
+            _same_length([a, b], "elementwise product")
+            return a * b
+        if isinstance(node, Sum):
+            values = [self.ev(t) for t in node.terms]
+            _same_length(values, "sum")
+            total: Value = 0.0
+            for sign, v in zip(node.signs, values, strict=True):
+                assert sign in (1, -1)
+                total = total + sign * v
+            return total
+        if isinstance(node, Concat):
+            items = [self.ev(i) for i in node.items]
+            if not all(_is_vector(i) for i in items):
+                raise Mismatch("only vectors can be stacked")
+            return np.concatenate(items)
+        raise AssertionError(f"unknown node {node!r}")
+
+    def step(self, equations: tuple[Equation, ...], sizes: dict[str, int]) -> dict[str, np.ndarray]:
+        for eq in equations:
+            value = self.ev(eq.rhs)
+            if not _is_vector(value):
+                raise Mismatch(f"{eq.target.display} is not a vector")
+            if len(value) != sizes[eq.target.name]:
+                raise Mismatch(f"{eq.target.display} has {len(value)} entries, inference "
+                               f"says {sizes[eq.target.name]}")
+            self.now[eq.target.name] = value
+        return self.now
+
+
+# ---------------------------------------------------------------- running a derivation
+
+
+def _dims(shape: tuple[Poly, ...], env: dict[str, int]) -> tuple[int, ...]:
+    return tuple(p.evaluate(env) for p in shape)
+
+
+def run(derivation: Derivation, env: dict[str, int], rng: np.random.Generator,
+        grow: tuple[str, int] | None = None, steps: int = 3, finite: bool = True) -> None:
+    """Allocate the inferred shapes (``grow``: one dimension made one larger) and evaluate."""
+    params: dict[str, np.ndarray] = {}
+    for p in derivation.parameters:
+        dims = list(_dims(p.shape, env))
+        assert len(dims) == (2 if p.kind == "matrix" else 1), p
+        assert all(n >= 1 for n in dims), (p.name, dims, env)
+        if grow is not None and grow[0] == p.name:
+            dims[grow[1]] += 1
+        params[p.name] = rng.standard_normal(dims) * 0.3
+    allocated = sum(a.size for a in params.values())
+    if grow is None:
+        assert derivation.count.evaluate(env) == allocated
+
+    by_display = {v.name: v for v in derivation.variables}
+    sizes = {eq.target.name: by_display[eq.target.display].size.evaluate(env)
+             for eq in derivation.equations}
+    inputs_decl = [v for v in derivation.variables if v.kind == "input"]
+    states = [v.name[:-2] for v in derivation.variables if v.kind == "state"]
+    assert states, "a recurrent cell has a state"
+    prev = {s: rng.standard_normal(sizes[s]) for s in states}
+    for _ in range(steps):
+        inputs = {v.name[:-2]: rng.standard_normal(v.size.evaluate(env)) for v in inputs_decl}
+        ev = Evaluator(params, inputs, prev)
+        now = ev.step(derivation.equations, sizes)
+        assert ev.used == set(params), "every inferred parameter is used"
+        for s in states:
+            if now[s].shape != prev[s].shape:
+                raise Mismatch(f"state {s}: {prev[s].shape} became {now[s].shape}")
+            assert not finite or np.all(np.isfinite(now[s]))
+        prev = {s: now[s] for s in states}
+
+
+def random_sizes(cell: Cell) -> st.SearchStrategy[dict[str, int]]:
+    return st.fixed_dictionaries({s.symbol: st.integers(1, 12) for s in cell.sizes})
+
+
+# ---------------------------------------------------------------- 1. every built-in cell
+
+
+def _cases() -> list[tuple[str, str]]:
+    out = []
+    for name in builtin_names():
+        out.append((name, "equations"))
+        out.extend((name, c.name) for c in load_cell(name).conventions if c.equations is not None)
+    return out
+
+
+CASES = _cases()
+
+
+@cache
+def derivation(name: str, convention: str) -> tuple[Cell, Derivation]:
+    cell = load_cell(name)
+    return cell, infer(cell, convention)
+
+
+def test_cases_cover_the_catalog() -> None:
+    assert {name for name, _ in CASES} == set(builtin_names())
+    assert ("lstmp", "pytorch") in CASES and ("gru", "onnx") in CASES
+
+
+@pytest.mark.parametrize(("name", "convention"), CASES)
+@FAST
+@given(data=st.data())
+def test_inferred_shapes_evaluate(name: str, convention: str, data: st.DataObject) -> None:
+    cell, der = derivation(name, convention)
+    env = data.draw(random_sizes(cell), label="sizes")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    run(der, env, np.random.default_rng(seed))
+
+
+# ---------------------------------------------------------------- 2. the check can fail
+
+
+@FAST
+@given(data=st.data())
+def test_a_grown_dimension_is_caught(data: st.DataObject) -> None:
+    name, convention = data.draw(st.sampled_from(CASES), label="case")
+    cell, der = derivation(name, convention)
+    env = data.draw(random_sizes(cell), label="sizes")
+    matrices = [p for p in der.parameters if p.kind == "matrix"]
+    param = data.draw(st.sampled_from(matrices), label="parameter")
+    axis = data.draw(st.sampled_from([0, 1]), label="axis")
+    with pytest.raises((Mismatch, ValueError)):
+        run(der, env, np.random.default_rng(0), grow=(param.name, axis))
+
+
+@FAST
+@given(data=st.data())
+def test_a_grown_vector_is_caught(data: st.DataObject) -> None:
+    name, convention = data.draw(st.sampled_from(CASES), label="case")
+    cell, der = derivation(name, convention)
+    env = data.draw(random_sizes(cell), label="sizes")
+    vectors = [p for p in der.parameters if p.kind == "vector"]
+    param = data.draw(st.sampled_from(vectors), label="parameter")
+    with pytest.raises((Mismatch, ValueError)):
+        run(der, env, np.random.default_rng(0), grow=(param.name, 0))
+
+
+# ---------------------------------------------------------------- 3. generated equations
+
+NOWHERE = Loc("<expected>", 0, 0, 0, "")
+H, D = Poly.symbol("h"), Poly.symbol("d")
+X_T = Var(NOWHERE, "x", "t")
+H_PREV = Var(NOWHERE, "h", "t-1")
+NUMBERS = ["1", "2", "3", "0.5", "0.25", "1.0", "2.50"]
+FUNCS = ["σ", "tanh", "relu", "exp", "softplus"]
+
+
+def number(text: str) -> Num:
+    whole, _, frac = text.partition(".")
+    return Num(NOWHERE, int(whole + frac), 10 ** len(frac))
+
+
+@dataclass
+class Gen:
+    """Fresh names and what inference must find for each parameter."""
+
+    intermediates: list[str] = field(default_factory=list)
+    columns: dict[str, Poly] = field(default_factory=dict)  # matrix -> its column count
+    vectors: set[str] = field(default_factory=set)
+
+    def matrix(self, cols: Poly) -> Var:
+        name = f"W_{len(self.columns) + 1}"
+        self.columns[name] = cols
+        return Var(NOWHERE, name, None)
+
+    def vector(self) -> Var:
+        name = f"b_{len(self.vectors) + 1}"
+        self.vectors.add(name)
+        return Var(NOWHERE, name, None)
+
+
+@st.composite
+def expr(draw: st.DrawFn, gen: Gen, depth: int, anchored: bool) -> Node:
+    """An h-sized expression. ``anchored``: its size is fixed by what it contains (it holds
+    h_{t-1} or an earlier variable where inference can reach it), not only by its context."""
+    leaves = ["prev"] + (["inter"] if gen.intermediates else [])
+    if not anchored:
+        leaves += ["bias", "matmul", "matmul"]
+    kinds = leaves + (["sum", "sum", "hadamard", "call", "scale", "one_minus"] if depth > 0
+                      else [])
+    kind = draw(st.sampled_from(kinds))
+    sub = depth - 1
+    if kind == "prev":
+        return H_PREV
+    if kind == "inter":
+        return Var(NOWHERE, draw(st.sampled_from(gen.intermediates)), "t")
+    if kind == "bias":
+        return gen.vector()
+    if kind == "matmul":
+        choice = draw(st.sampled_from(["x", "x", "h", "inter", "cat", "expr"]))
+        operand: Node
+        if choice == "x":
+            operand, cols = X_T, D
+        elif choice == "h" or (choice == "inter" and not gen.intermediates):
+            operand, cols = H_PREV, H
+        elif choice == "inter":
+            operand, cols = Var(NOWHERE, draw(st.sampled_from(gen.intermediates)), "t"), H
+        elif choice == "cat":
+            n = draw(st.integers(2, 3))
+            parts = [draw(st.sampled_from(["x", "h"])) for _ in range(n)]
+            operand = Concat(NOWHERE, tuple(X_T if p == "x" else H_PREV for p in parts))
+            cols = Poly()
+            for p in parts:
+                cols = cols + (D if p == "x" else H)
+        else:
+            operand, cols = draw(expr(gen, max(sub, 0), True)), H
+        return MatMul(NOWHERE, gen.matrix(cols), operand)
+    if kind == "sum":
+        n = draw(st.integers(2, 4))
+        fixed = draw(st.integers(0, n - 1)) if anchored else -1
+        terms = tuple(draw(expr(gen, sub, i == fixed)) for i in range(n))
+        signs = tuple(draw(st.sampled_from([1, -1])) for _ in range(n))
+        return Sum(NOWHERE, terms, signs)
+    if kind == "hadamard":
+        left_fixed = draw(st.booleans())
+        left = draw(expr(gen, sub, anchored and left_fixed))
+        right = draw(expr(gen, sub, anchored and not left_fixed))
+        return Hadamard(NOWHERE, left, right)
+    if kind == "call":
+        return Call(NOWHERE, draw(st.sampled_from(FUNCS)), draw(expr(gen, sub, anchored)))
+    if kind == "scale":
+        return MatMul(NOWHERE, number(draw(st.sampled_from(NUMBERS))),
+                      draw(expr(gen, sub, anchored)))
+    assert kind == "one_minus"
+    return Sum(NOWHERE, (number(draw(st.sampled_from(NUMBERS))), draw(expr(gen, sub, anchored))),
+               (1, -1))
+
+
+def _uses_x(node: Node) -> bool:
+    if isinstance(node, Var):
+        return node.name == "x" and node.time == "t"
+    if isinstance(node, Call):
+        return node.arg is not None and _uses_x(node.arg)
+    if isinstance(node, MatMul | Hadamard):
+        return any(_uses_x(n) for n in (node.left, node.right) if n is not None)
+    if isinstance(node, Sum):
+        return any(_uses_x(n) for n in node.terms)
+    if isinstance(node, Concat):
+        return any(_uses_x(n) for n in node.items)
+    return False
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How one rendering spells each token; every choice is drawn per occurrence."""
+
+    unicode: bool
+
+    def funcs(self, func: str) -> list[str]:
+        if func == "σ":
+            return ["σ", "σ_g"] if self.unicode else ["sigmoid", "sigma", "\\sigma", "\\sigma_g"]
+        return {"tanh": ["tanh", "\\tanh"], "relu": ["relu", "ReLU"], "exp": ["exp", "\\exp"],
+                "softplus": ["softplus"]}[func]
+
+    @property
+    def had(self) -> list[str]:
+        return ["⊙", "∘"] if self.unicode else ["*", "\\odot", "\\circ"]
+
+    @property
+    def minus(self) -> list[str]:
+        return ["−"] if self.unicode else ["-"]
+
+    @property
+    def matop(self) -> list[str]:
+        return ["", "", "·"] if self.unicode else ["", "", "@", "\\cdot"]
+
+    @property
+    def prev(self) -> list[str]:
+        return ["{t−1}", "{t − 1}"] if self.unicode else ["{t-1}", "{t - 1}"]
+
+
+WS0 = st.sampled_from(["", " ", "  ", "\t"])
+WS1 = st.sampled_from([" ", "  ", "\t", " \t "])
+
+
+@st.composite
+def render(draw: st.DrawFn, node: Node, sp: Spelling, level: str = "sum") -> str:
+    """Text that parses back to ``node``. ``level``: the grammar rule the text must fit
+    (``sum``: anything, ``hterm``: an operand of ⊙ or a term, ``atom``: a juxtaposed factor)."""
+    w0, w1 = lambda: draw(WS0), lambda: draw(WS1)
+
+    def paren(text: str) -> str:
+        return f"({w0()}{text}{w0()})"
+
+    if isinstance(node, Var):
+        if node.time is None:
+            base, _, sub = node.name.partition("_")
+            return draw(st.sampled_from([node.name, f"{base}_{{{sub}}}"]))
+        if node.time == "t":
+            return draw(st.sampled_from([f"{node.name}_t", f"{node.name}_{{t}}"]))
+        return f"{node.name}_{draw(st.sampled_from(sp.prev))}"
+    if isinstance(node, Num):
+        k = len(str(node.denominator)) - 1
+        digits = str(node.numerator).rjust(k + 1, "0")
+        return digits if k == 0 else f"{digits[:-k]}.{digits[-k:]}"
+    if isinstance(node, Call):
+        assert node.arg is not None
+        name = draw(st.sampled_from(sp.funcs(node.func)))
+        return f"{name}{w0()}{paren(draw(render(node.arg, sp)))}"
+    if isinstance(node, Concat):
+        seps = [f"{w0()}{draw(st.sampled_from([';', ',']))}{w0()}" for _ in node.items[1:]]
+        body = draw(render(node.items[0], sp))
+        for sep, item in zip(seps, node.items[1:], strict=True):
+            body += sep + draw(render(item, sp))
+        return f"[{w0()}{body}{w0()}]"
+    if isinstance(node, MatMul):
+        assert node.left is not None and node.right is not None
+        text = draw(render(node.left, sp, "atom")) + w1() + draw(st.sampled_from(sp.matop))
+        right = draw(render(node.right, sp, "atom"))
+        if isinstance(node.right, MatMul) and draw(st.booleans()):
+            right = paren(right)  # W (U x) and W U x are the same product
+        return text + w1() + right
+    if isinstance(node, Hadamard):
+        assert node.left is not None and node.right is not None
+        if level == "atom":
+            return paren(draw(render(node, sp)))
+        left = draw(render(node.left, sp, "hterm"))
+        right = draw(render(node.right, sp, "hterm"))
+        if isinstance(node.right, Hadamard):
+            right = paren(right)  # ⊙ is left-associative
+        return f"{left}{w0()}{draw(st.sampled_from(sp.had))}{w0()}{right}"
+    if isinstance(node, Sum):
+        if level != "sum":
+            return paren(draw(render(node, sp)))
+        text = ""
+        for i, (sign, term) in enumerate(zip(node.signs, node.terms, strict=True)):
+            op = draw(st.sampled_from(sp.minus)) if sign < 0 else "+"
+            if i == 0 and sign > 0:
+                op = draw(st.sampled_from(["", "+"]))  # a leading + is optional
+            text += f"{w0()}{op}{w0()}{draw(render(term, sp, 'hterm'))}"
+        return text.strip()
+    raise AssertionError(node)
+
+
+def cell_text(lines: list[str], unicode: bool) -> str:
+    decl = "∈ ℝ" if unicode else "in R"
+    return "\n".join(["cell prop", "size d = input_size", "size h = hidden_size",
+                      f"input x_t {decl}^d", f"state h_t {decl}^h", "", "equations",
+                      *("  " + line for line in lines)]) + "\n"
+
+
+@dataclass
+class Generated:
+    gen: Gen
+    equations: list[tuple[str, Node]]  # target name, expected right side
+    texts: dict[bool, str]  # unicode? -> the cell file
+
+
+@st.composite
+def generated_cells(draw: st.DrawFn) -> Generated:
+    gen = Gen()
+    targets = [*["u", "v"][: draw(st.integers(0, 2))], "h"]
+    equations: list[tuple[str, Node]] = []
+    for target in targets:
+        rhs = draw(expr(gen, draw(st.integers(0, 3)), True))
+        equations.append((target, rhs))
+        if target != "h":
+            gen.intermediates.append(target)
+    if not any(_uses_x(rhs) for _, rhs in equations):
+        target, rhs = equations[-1]
+        equations[-1] = (target, Sum(NOWHERE, (rhs, MatMul(NOWHERE, gen.matrix(D), X_T)),
+                                     (1, 1)))
+    texts = {}
+    for unicode in (True, False):
+        sp = Spelling(unicode)
+        lines = []
+        for target, rhs in equations:
+            lhs = draw(st.sampled_from([f"{target}_t", f"{target}_{{t}}"]))
+            lines.append(f"{lhs}{draw(WS0)}={draw(WS0)}{draw(render(rhs, sp))}")
+        texts[unicode] = cell_text(lines, unicode)
+    return Generated(gen, equations, texts)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(g=generated_cells(), sizes=st.fixed_dictionaries({"d": st.integers(1, 9),
+                                                          "h": st.integers(1, 9)}))
+def test_generated_equations(g: Generated, sizes: dict[str, int]) -> None:
+    cells = {u: parse_cell(text, "gen.cell") for u, text in g.texts.items()}
+    uni, asc = cells[True], cells[False]
+    # (a) both spellings parse, to the AST they were rendered from
+    expected = tuple((Var(NOWHERE, t, "t"), rhs) for t, rhs in g.equations)
+    for cell in (uni, asc):
+        assert tuple((e.target, e.rhs) for e in cell.equations) == expected, g.texts
+    # (b) Unicode and ASCII spellings are the same equations
+    assert uni.equations == asc.equations
+    assert uni.decls == asc.decls
+    # (c) every weight has the columns of what it multiplies; all rows and vectors are h
+    der = infer(asc)
+    shapes = {p.name: p.shape for p in der.parameters}
+    assert set(shapes) == set(g.gen.columns) | g.gen.vectors
+    for name, cols in g.gen.columns.items():
+        rows, got = shapes[name]
+        assert (rows - H).is_zero and (got - cols).is_zero, (name, str(rows), str(got))
+    for p in der.parameters:
+        if p.multiplies in ("x_t", "x_{t}"):
+            assert (p.shape[1] - D).is_zero, p.name
+        elif p.multiplies.startswith("h_"):
+            assert (p.shape[1] - H).is_zero, p.name
+    for name in g.gen.vectors:
+        assert len(shapes[name]) == 1 and (shapes[name][0] - H).is_zero
+    # and the generated cell computes, like the built-in ones
+    with np.errstate(all="ignore"):  # nested exp() may overflow: only sizes matter here
+        run(der, sizes, np.random.default_rng(sizes["d"] * 31 + sizes["h"]), steps=2,
+            finite=False)
+
+
+# ---------------------------------------------------------------- garbage in
+
+HEADER_LINES = cell_text(["u_t = σ(W_1 x_t + b_1)"], True)
+GRAMMAR_CHARS = st.lists(st.sampled_from(
+    [*"σ⊙∘·−+-*@()[];,{}^_=\"\\ \t0123456789.Wbxht'ℝ∈#",
+     "tanh", "sigmoid", "x_t", "h_{t-1}", "W ", "\\odot", "_t", "_{t-1}"]),
+    max_size=30).map("".join)
+ANY_TEXT = st.text(max_size=60)
+
+
+def only_derive_errors(text: str) -> None:
+    """Parse and infer ``text``: success, or a DeriveError, nothing else."""
+    try:
+        infer(parse_cell(text, "garbage.cell"))
+    except DeriveError:
+        pass
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(garbage=st.one_of(ANY_TEXT, GRAMMAR_CHARS), prefix=st.sampled_from(["", "h_t = "]))
+def test_garbage_equation_line(garbage: str, prefix: str) -> None:
+    only_derive_errors(HEADER_LINES + "  " + prefix + garbage + "\n")
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(garbage=st.one_of(ANY_TEXT, GRAMMAR_CHARS))
+def test_garbage_tensor_line(garbage: str) -> None:
+    text = HEADER_LINES + "  h_t = tanh(W_2 x_t + W_3 h_{t-1})\nconvention c\n  tensor T = "
+    only_derive_errors(text + garbage + "\n")
+
+
+def test_garbage_is_a_syntax_error() -> None:
+    with pytest.raises(CellSyntaxError):
+        parse_cell(HEADER_LINES + "  h_t = W_2 x_t +\n")
+
+
+# Errors raised inside the Lark transformer reach the caller as CellSyntaxError, not as
+# lark's VisitError (a regression: they once escaped as a traceback).
+@pytest.mark.parametrize("tail", [
+    "  h_t = W_2 x_t + σ\n",
+    "  h_t = tanh(W_2 x_t + W_3 h_{t-1})\nconvention c\n  tensor T = [W_2; x_t]\n",
+])
+def test_function_without_argument(tail: str) -> None:
+    with pytest.raises(CellSyntaxError):
+        parse_cell(HEADER_LINES + tail)
