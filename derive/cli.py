@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("shapes", help="the derivation of every parameter's shape")
     s.add_argument("cell")
     s.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    site = sub.add_parser("site", help="build the reference site (MkDocs) into site/")
+    site.add_argument("--cells", metavar="DIR", help="also render the .cell files in DIR")
+    site.add_argument("--out", metavar="DIR", default="site", help="default: site")
     return p
 
 
@@ -154,8 +157,17 @@ def cmd_shapes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from derive.site import build
+
+    build(Path(args.out), Path(args.cells) if args.cells else None)
+    return 0
+
+
 COMMANDS = {"count": cmd_count, "formula": cmd_formula, "cells": cmd_cells,
-            "shapes": cmd_shapes}
+            "shapes": cmd_shapes, "site": cmd_site}
 
 
 def main(argv: list[str] | None = None) -> int:

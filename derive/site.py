@@ -1,0 +1,289 @@
+"""The reference site: derive every cell, render the Jinja2 templates, run MkDocs.
+
+``build()`` reads as the pipeline: derive (engine) → render (templates only lay out) →
+mkdocs build --strict → swap into place. The build is atomic (a failure leaves the
+previous site untouched) and deterministic (no timestamps; SOURCE_DATE_EPOCH is fixed).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from derive import cache, catalog
+from derive.closedform import layer_formula, to_sympy
+from derive.counting import count
+from derive.errors import DeriveError
+from derive.export import equation_latex, mathml, poly_latex, shape_latex
+from derive.infer import Derivation, infer
+from derive.model import Cell
+from derive.parse import parse_cell
+from derive.poly import Poly
+
+REPO = Path(__file__).resolve().parent.parent
+FIXED_EPOCH = "315532800"  # 1980-01-01: pages carry no build date
+EXAMPLES = [  # (input_size, hidden_size, num_layers, bidirectional)
+    (512, 256, 1, False), (512, 256, 1, True), (512, 256, 2, True), (1024, 1024, 4, True)]
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the wheel as derive/templates; in a checkout they are top-level."""
+    packaged = Path(__file__).resolve().parent / "templates"
+    return packaged if packaged.is_dir() else REPO / "templates"
+
+
+# ------------------------------------------------------------------ derive
+
+
+def _math(latex: str, display: bool = False) -> dict[str, str]:
+    return {"latex": latex, "mathml": mathml(latex, display)}
+
+
+def _sympy_latex(poly: Poly) -> str:
+    import sympy
+
+    return sympy.latex(sympy.factor(to_sympy(poly)))
+
+
+def _gate_order(conv_derivation: Derivation, parts: list[str]) -> str:
+    eqs = {e.number: e.target.name for e in conv_derivation.equations}
+    params = {p.name: p for p in conv_derivation.parameters}
+    return ", ".join(eqs[params[n].equation] for n in parts)
+
+
+def _example_counts(name: str, framework: str, needs_proj: bool) -> list[dict[str, Any]]:
+    rows = []
+    for d, h, layers, bidir in EXAMPLES:
+        sizes: dict[str, int] = {"input_size": d, "hidden_size": h}
+        if needs_proj:
+            sizes["proj_size"] = h // 4
+        r = count(name, framework, num_layers=layers, bidirectional=bidir, **sizes)
+        rows.append({"config": ", ".join(f"{k}={v}" for k, v in sizes.items())
+                     + f", num_layers={layers}, bidirectional={bidir}",
+                     "total": r.total, "total_text": f"{r.total:,}"})
+    return rows
+
+
+def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
+    """Everything a cell page shows, derived; the template only lays it out."""
+    data = cache.compiled(path)
+    base = infer(cell)
+    sizes = {s.symbol: s for s in cell.sizes}
+    needs_proj = "proj_size" in {s.keyword for s in cell.sizes}
+    equations = [{"number": e.number, "label": e.label, "source": e.source.split('"')[0].strip(),
+                  **_math(equation_latex(e, base), display=True)} for e in base.equations]
+    variables = [{"name": v.name, "kind": v.kind, "description": v.description,
+                  "size": _math(poly_latex(v.size)),
+                  "sym": _math(equation_latex_name(v.name))} for v in base.variables]
+    parameters = []
+    for p in base.parameters:
+        parameters.append({
+            "name": p.name, "role": p.role, "multiplies": p.multiplies,
+            "shape": _math(shape_latex(p.shape)), "count": _math(poly_latex(p.count)),
+            "dims": [{"axis": t.axis, "value": str(t.value),
+                      "steps": [{"left": s.left, "right": s.right, "reason": s.reason}
+                                for s in t.steps]} for t in p.traces]})
+    conventions = []
+    eq_layer = Poly.from_data(data["conventions"]["equations"]["per_layer"]["bias"])
+    for name, conv in data["conventions"].items():
+        deriv = base if name == "equations" else infer(cell, name)
+        spec = cell.convention(name)
+        per_layer = Poly.from_data(conv["per_layer"]["bias"])
+        diff = per_layer - eq_layer
+        tensors = []
+        for t in conv["tensors"]:
+            shape = tuple(Poly.from_data(s) for s in t["shape"])
+            if conv["direction_axis"]:
+                shape = (Poly.symbol("D"), *shape)
+            n = Poly.const(1)
+            for s in shape:
+                n = n * s
+            weights = [x for x, r in zip(t["parts"], t["roles"]) if r == "weight"]
+            tensors.append({"name": t["name"], "parts": ", ".join(t["parts"]),
+                            "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
+                            "gates": _gate_order(deriv, list(t["parts"])) if len(t["parts"]) > 1
+                            else "", "weights": bool(weights)})
+        forms = conv["formula"]["bias"]
+        conventions.append({
+            "name": name, "title": conv["title"], "note": conv["note"],
+            "equations": [] if spec is None or spec.equations is None else [
+                {"number": e.number, **_math(equation_latex(e, deriv), display=True)}
+                for e in deriv.equations],
+            "tensors": tensors,
+            "layer": _math(forms["layer"]["latex"], display=True),
+            "upper": _math(forms["upper"]["latex"], display=True),
+            "total": _math(forms["total"]["latex"], display=True),
+            "no_bias": _math(conv["formula"]["no_bias"]["layer"]["latex"], display=True),
+            "stackable": conv["stackable"],
+            "diff": None if name == "equations" or diff.is_zero else _math(_sympy_latex(diff)),
+            "diff_sign": "more" if diff.constant is None or (diff.constant or 0) > 0 else "fewer",
+            "examples": _example_counts(str(path), name, needs_proj) if conv["stackable"] else [],
+        })
+    return {
+        "name": cell.name, "title": cell.title, "description": cell.description,
+        "bibtex": cell.bibtex,
+        "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description,
+                   "sym": _math(poly_latex(Poly.symbol(s.symbol)))} for s in sizes.values()],
+        "equations": equations, "variables": variables, "parameters": parameters,
+        "align": ["\\begin{align}"] + [
+            f"  {e['latex'].replace(' = ', ' &= ', 1)} \\label{{eq:{cell.name}:{e['number']}}}"
+            + (" \\\\" if i < len(equations) - 1 else "") for i, e in enumerate(equations)]
+            + ["\\end{align}"],
+        "conventions": conventions,
+        "output": cell.output,
+        "source": path.read_text(encoding="utf-8"),
+    }
+
+
+def equation_latex_name(display: str) -> str:
+    base, _, sub = display.partition("_")
+    return f"{base}_{{{sub.strip('{}')}}}" if sub else base
+
+
+def overview_context(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = []
+    for c in cells:
+        by = {conv["name"]: conv for conv in c["conventions"]}
+        seed = by["equations"]["examples"][0]["total"] if by["equations"]["examples"] else 0
+        rows.append({"name": c["name"], "title": c["title"], "layer": by["equations"]["layer"],
+                     "conventions": [{"name": k, "total": v["examples"][1]["total_text"]}
+                                     for k, v in by.items() if v["examples"]],
+                     "seed": seed})
+    rows.sort(key=lambda r: (r["seed"], r["name"]))
+    return {"rows": rows, "config": EXAMPLES[1]}
+
+
+# ------------------------------------------------------------------ render
+
+
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["h"] = lambda s: html.escape(str(s), quote=True)
+    return env
+
+
+# ------------------------------------------------------------------ build
+
+
+@contextmanager
+def _step(label: str, say: Callable[[str], None]) -> Iterator[None]:
+    start = time.perf_counter()
+    say(f"{label} ...")
+    yield
+    say(f"{label}: {time.perf_counter() - start:.2f} s")
+
+
+def _load(paths: list[Path]) -> list[tuple[Cell, Path]]:
+    out = []
+    for path in paths:
+        out.append((parse_cell(path.read_text(encoding="utf-8"), catalog.display(path)), path))
+    return out
+
+
+def build(out: Path = Path("site"), cells_dir: Path | None = None, quiet: bool = False) -> None:
+    """Build the site into ``out``; ``cells_dir`` adds the user's ``*.cell`` files."""
+    say: Callable[[str], None] = (lambda _: None) if quiet else (
+        lambda m: print(m, file=sys.stderr))
+    out = Path(out).resolve()
+    paths = [catalog.resolve(n) for n in catalog.builtin_names()]
+    if cells_dir is not None:
+        user = sorted(Path(cells_dir).glob("*.cell"))
+        if not user:
+            raise DeriveError(f"no .cell files in {cells_dir}")
+        paths += user
+    env = environment()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".derive-site-", dir=out.parent))
+    try:
+        with _step(f"derive {len(paths)} cells", say):
+            contexts = derive_cells(paths)
+        docs = work / "docs"
+        with _step("render pages", say):
+            _render(env, docs, contexts)
+        with _step("mkdocs build --strict", say):
+            _mkdocs(docs, work / "site")
+        _swap(work / "site", out)
+        say(f"site written to {out}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def derive_cells(paths: list[Path]) -> list[dict[str, Any]]:
+    cells = _load(paths)
+    names = [c.name for c, _ in cells]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise DeriveError(f"two cells are named {', '.join(sorted(dup))}")
+    return [cell_context(c, p) for c, p in cells]
+
+
+def render_docs(env: Any, docs: Path, cells_dir: Path | None = None) -> None:
+    """Only the Markdown (for golden tests and inspection): derive, then render into docs."""
+    paths = [catalog.resolve(n) for n in catalog.builtin_names()]
+    if cells_dir is not None:
+        paths += sorted(Path(cells_dir).glob("*.cell"))
+    _render(env, docs, derive_cells(paths))
+
+
+def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
+    (docs / "cells").mkdir(parents=True)
+    shutil.copytree(templates_dir() / "assets", docs / "assets")
+    for ctx in contexts:
+        text = env.get_template("cell.md.j2").render(cell=ctx)
+        (docs / "cells" / f"{ctx['name']}.md").write_text(text, encoding="utf-8")
+    overview = overview_context(contexts)
+    pages = {"index.md": env.get_template("overview.md.j2").render(cells=contexts, **overview)}
+    from derive.questions import questions_context
+
+    pages["questions.md"] = env.get_template("questions.md.j2").render(**questions_context())
+    pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=contexts)
+    for name, text in pages.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    nav = ["index.md", "questions.md", "conventions.md"] + \
+        [f"cells/{c['name']}.md" for c in contexts]
+    (docs / ".nav").write_text("\n".join(nav), encoding="utf-8")
+
+
+def _mkdocs(docs: Path, site_dir: Path) -> None:
+    os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_EPOCH)
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    import logging
+
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    nav_names = (docs / ".nav").read_text(encoding="utf-8").splitlines()
+    (docs / ".nav").unlink()
+    nav: list[Any] = [{"Overview": nav_names[0]}, {"Questions": nav_names[1]},
+                      {"Conventions": nav_names[2]}, {"Cells": nav_names[3:]}]
+    config = load_config(config_file=str(templates_dir() / "mkdocs.yml"), docs_dir=str(docs),
+                         site_dir=str(site_dir), strict=True, nav=nav)
+    try:
+        mkdocs_build(config)
+    except (MkDocsException, SystemExit) as exc:
+        raise DeriveError(f"mkdocs build failed: {exc}") from None
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Replace ``out`` by ``new`` with renames: readers never see a half-written site."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    new.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

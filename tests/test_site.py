@@ -1,0 +1,104 @@
+"""The site build: deterministic, atomic, user cells rendered like built-in ones, golden pages.
+
+Regenerate the golden Markdown after an intended change with:
+
+    DERIVE_REGENERATE=1 .venv/bin/python -m pytest tests/test_site.py -k golden
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import derive
+from derive.site import build, environment, render_docs
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("built") / "site"
+    build(out, quiet=True)
+    return out
+
+
+def test_pages_exist(built: Path) -> None:
+    for page in ["index.html", "questions.html", "conventions.html",
+                 *(f"cells/{name}.html" for name in derive.cells())]:
+        assert (built / page).is_file(), page
+
+
+def test_two_builds_are_byte_identical(built: Path, tmp_path: Path) -> None:
+    again = tmp_path / "site"
+    build(again, quiet=True)
+    assert tree_digest(again) == tree_digest(built)
+
+
+def test_pages_load_nothing_from_outside(built: Path) -> None:
+    """No script, stylesheet, font, image or frame of any page points off the site.
+
+    (The browser tests check the requests a real browser makes; this is the static half.)
+    """
+    pattern = re.compile(r"<(script|link|img|iframe|source)\b[^>]*\b(src|href)=[\"'](https?:)?//",
+                         re.I)
+    offenders = [(str(p.relative_to(built)), m[0]) for p in built.rglob("*.html")
+                 for m in pattern.finditer(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+    assert "fonts.googleapis" not in (built / "index.html").read_text(encoding="utf-8")
+
+
+def test_seed_numbers_are_the_engines(built: Path) -> None:
+    text = (built / "questions.html").read_text(encoding="utf-8")
+    for framework in ("pytorch", "keras"):
+        total = derive.count("lstm", framework, input_size=512, hidden_size=256,
+                             bidirectional=True).total
+        assert f'data-key="seed-{framework}">{total:,}</span>' in text
+
+
+def test_user_cells_are_rendered_like_builtin_ones(tmp_path: Path) -> None:
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    shutil.copy(HERE / "cells" / "concat.cell", cells / "concat.cell")
+    out = tmp_path / "site"
+    build(out, cells_dir=cells, quiet=True)
+    page = (out / "cells" / "concat.html").read_text(encoding="utf-8")
+    assert "Derivation of every shape" in page and "<math" in page
+    assert "W_f" in page
+
+
+def test_a_failed_build_leaves_the_previous_site_intact(tmp_path: Path) -> None:
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    shutil.copy(HERE / "cells" / "concat.cell", cells / "ok.cell")
+    out = tmp_path / "site"
+    build(out, cells_dir=cells, quiet=True)
+    before = tree_digest(out)
+    shutil.copy(HERE / "cells" / "mismatch.cell", cells / "zz-broken.cell")
+    with pytest.raises(derive.ShapeError, match="size mismatch"):
+        build(out, cells_dir=cells, quiet=True)
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells", "site"]  # no leftovers
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_golden_markdown(cell: str, tmp_path: Path) -> None:
+    render_docs(environment(), tmp_path / "docs")
+    out = (tmp_path / "docs" / "cells" / f"{cell}.md").read_text(encoding="utf-8")
+    path = GOLDEN / f"site-{cell}.md"
+    if os.environ.get("DERIVE_REGENERATE"):
+        path.write_text(out, encoding="utf-8")
+    assert out == path.read_text(encoding="utf-8"), (
+        f"the rendered page of {cell} changed; if intended, run DERIVE_REGENERATE=1 "
+        ".venv/bin/python -m pytest tests/test_site.py -k golden and review the diff")
