@@ -56,7 +56,7 @@ def node_latex(node: Node, params: set[str]) -> str:
         return rf"{wrap(node.left, 1)} \odot {wrap(node.right, 2)}"
     if isinstance(node, Sum):
         out = ""
-        for i, (term, sign) in enumerate(zip(node.terms, node.signs)):
+        for i, (term, sign) in enumerate(zip(node.terms, node.signs, strict=False)):
             text = wrap(term, 1)
             out += (("-" if sign < 0 else "") if i == 0 else (" - " if sign < 0 else " + ")) + text
         return out

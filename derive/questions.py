@@ -22,7 +22,8 @@ def _per_layer(cell: str, framework: str) -> Poly:
 
 
 def _tensors(result: Any) -> list[dict[str, Any]]:
-    return [{"name": t.name, "shape": "(" + ", ".join(map(str, t.shape)) + ")",
+    return [{"name": t.name,
+             "shape": "(" + ", ".join(map(str, t.shape)) + ("," if len(t.shape) == 1 else "") + ")",
              "count": f"{t.count:,}"} for t in result.tensors]
 
 

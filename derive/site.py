@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from derive import cache, catalog
-from derive.closedform import layer_formula, to_sympy
+from derive.closedform import to_sympy
 from derive.counting import count
 from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, poly_latex, shape_latex
@@ -106,7 +106,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             n = Poly.const(1)
             for s in shape:
                 n = n * s
-            weights = [x for x, r in zip(t["parts"], t["roles"]) if r == "weight"]
+            weights = [x for x, r in zip(t["parts"], t["roles"], strict=False) if r == "weight"]
             tensors.append({"name": t["name"], "parts": ", ".join(t["parts"]),
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
                             "gates": _gate_order(deriv, list(t["parts"])) if len(t["parts"]) > 1
@@ -127,8 +127,15 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "diff_sign": "more" if diff.constant is None or (diff.constant or 0) > 0 else "fewer",
             "examples": _example_counts(str(path), name, needs_proj) if conv["stackable"] else [],
         })
+    layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
+              for c in conventions if c["stackable"]}
+    names = list(layers)
+    differences = [{"a": a, "b": b, **_math(_sympy_latex(layers[a] - layers[b]))}
+                   for i, a in enumerate(names) for b in names[i + 1:]
+                   if not (layers[a] - layers[b]).is_zero]
     return {
         "name": cell.name, "title": cell.title, "description": cell.description,
+        "differences": differences,
         "bibtex": cell.bibtex,
         "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description,
                    "sym": _math(poly_latex(Poly.symbol(s.symbol)))} for s in sizes.values()],
@@ -154,7 +161,8 @@ def overview_context(cells: list[dict[str, Any]]) -> dict[str, Any]:
         by = {conv["name"]: conv for conv in c["conventions"]}
         seed = by["equations"]["examples"][0]["total"] if by["equations"]["examples"] else 0
         rows.append({"name": c["name"], "title": c["title"], "layer": by["equations"]["layer"],
-                     "conventions": [{"name": k, "total": v["examples"][1]["total_text"]}
+                     "conventions": [{"name": k, "total": v["examples"][1]["total_text"],
+                                      "layer": v["layer"], "one": v["examples"][0]["total_text"]}
                                      for k, v in by.items() if v["examples"]],
                      "seed": seed})
     rows.sort(key=lambda r: (r["seed"], r["name"]))
