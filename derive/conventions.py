@@ -139,3 +139,10 @@ def tensor_specs(cell: Cell, conv: Convention | None, derivation: Derivation) ->
         raise ConventionError(f"convention {conv.name}: the parameters {', '.join(missing)} are "
                               "in no tensor; every parameter must be stored once", conv.loc)
     return tuple(out)
+
+
+def gate_order(derivation: Derivation, parts: list[str]) -> list[str]:
+    """The variable each packed parameter feeds, in packing order: ['i', 'f', 'g', 'o']."""
+    targets = {e.number: e.target.name for e in derivation.equations}
+    params = {p.name: p for p in derivation.parameters}
+    return [targets[params[name].equation] for name in parts]

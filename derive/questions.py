@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from derive import cache, catalog
+from derive.conventions import gate_order
 from derive.counting import count
 from derive.export import mathml, poly_latex, shape_latex
 from derive.infer import infer
@@ -32,9 +33,7 @@ def _gates(cell: str, framework: str, tensor: str) -> str:
     d = infer(c, framework)
     data = cache.compiled(catalog.resolve(cell))
     spec = next(t for t in data["conventions"][framework]["tensors"] if t["name"] == tensor)
-    eqs = {e.number: e.target.name for e in d.equations}
-    params = {p.name: p for p in d.parameters}
-    return ", ".join(eqs[params[n].equation] for n in spec["parts"])
+    return ", ".join(gate_order(d, spec["parts"]))
 
 
 def questions_context() -> dict[str, Any]:

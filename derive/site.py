@@ -20,10 +20,11 @@ from typing import Any
 
 from derive import cache, catalog
 from derive.closedform import to_sympy
+from derive.conventions import gate_order
 from derive.counting import count
 from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, poly_latex, shape_latex
-from derive.infer import Derivation, infer
+from derive.infer import infer
 from derive.model import Cell
 from derive.parse import parse_cell
 from derive.poly import Poly
@@ -51,12 +52,6 @@ def _sympy_latex(poly: Poly) -> str:
     import sympy
 
     return sympy.latex(sympy.factor(to_sympy(poly)))
-
-
-def _gate_order(conv_derivation: Derivation, parts: list[str]) -> str:
-    eqs = {e.number: e.target.name for e in conv_derivation.equations}
-    params = {p.name: p for p in conv_derivation.parameters}
-    return ", ".join(eqs[params[n].equation] for n in parts)
 
 
 def _example_counts(name: str, framework: str, needs_proj: bool) -> list[dict[str, Any]]:
@@ -106,11 +101,10 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             n = Poly.const(1)
             for s in shape:
                 n = n * s
-            weights = [x for x, r in zip(t["parts"], t["roles"], strict=False) if r == "weight"]
+            gates = gate_order(deriv, list(t["parts"])) if len(t["parts"]) > 1 else []
             tensors.append({"name": t["name"], "parts": ", ".join(t["parts"]),
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
-                            "gates": _gate_order(deriv, list(t["parts"])) if len(t["parts"]) > 1
-                            else "", "weights": bool(weights)})
+                            "gates": ", ".join(gates)})
         forms = conv["formula"]["bias"]
         conventions.append({
             "name": name, "title": conv["title"], "note": conv["note"],
