@@ -358,7 +358,7 @@ def test_the_site_shows_math(browser: Browser, base_url: str) -> None:
           const r = m.getBoundingClientRect(); return [r.width, r.height]; })""")
     finally:
         context.close()
-    assert any(w > 0 and h > 0 for w, h in sizes), f"no <math> on cells/lstm.html has a size: {sizes}"
+    assert any(w > 0 and h > 0 for w, h in sizes), f"no <math> on cells/lstm.html is drawn: {sizes}"
 
 
 def test_index_works_from_a_file_url(browser: Browser, site: Path) -> None:
