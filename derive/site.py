@@ -173,7 +173,24 @@ def environment() -> Any:
                              undefined=jinja2.StrictUndefined, autoescape=False,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["h"] = lambda s: html.escape(str(s), quote=True)
+    env.filters["notation"] = notation_html
     return env
+
+
+def notation_html(text: str) -> str:
+    """Escape, then set the cell language's subscripts as HTML: h_{t-1} → h<sub>t−1</sub>.
+
+    >>> notation_html("W_hi multiplies h_{t-1} ∈ ℝ^h")
+    'W<sub>hi</sub> multiplies h<sub>t−1</sub> ∈ ℝ<sup>h</sup>'
+    """
+    import re
+
+    out = html.escape(str(text), quote=True)
+    out = re.sub(r"(?<=[^\W_])_\{([^{}]+)\}",
+                 lambda m: f"<sub>{m[1].replace('-', '−')}</sub>", out)
+    out = re.sub(r"(?<=[^\W_])_([^\W_]+)", r"<sub>\1</sub>", out)
+    out = re.sub(r"ℝ\^\{([^{}]+)\}|ℝ\^([^\W_]+)", lambda m: f"ℝ<sup>{m[1] or m[2]}</sup>", out)
+    return out
 
 
 # ------------------------------------------------------------------ build
