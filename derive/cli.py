@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -54,6 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("shapes", help="the derivation of every parameter's shape")
     s.add_argument("cell")
     s.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    lx = sub.add_parser("latex", help="LaTeX for papers: equations, shapes, count, citation")
+    lx.add_argument("cell")
+    lx.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    lx.add_argument("--notation", help="d2l, pytorch or sak2014: the symbols of the count")
+    lx.add_argument("--symbol", action="append", default=[], metavar="SYM=NAME",
+                    help="print a size under another name, e.g. --symbol h=n_c")
+    lx.add_argument("--parts", default="equations,shapes,count,bib")
+    lx.add_argument("--standalone", action="store_true", help="a complete document")
+    lx.add_argument("--format", choices=("latex", "text", "mathml", "json"), default="latex")
+    lx.add_argument("-o", "--output", metavar="FILE")
+
+    bb = sub.add_parser("bib", help="the BibTeX of a cell, or of the whole catalog")
+    bb.add_argument("cell", nargs="?")
+    bb.add_argument("--all", action="store_true")
+
     site = sub.add_parser("site", help="build the reference site (MkDocs) into site/")
     site.add_argument("--cells", metavar="DIR", help="also render the .cell files in DIR")
     site.add_argument("--out", metavar="DIR", default="site", help="default: site")
@@ -166,8 +182,36 @@ def cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_latex(args: argparse.Namespace) -> int:
+    from derive.paper import latex
+
+    symbols = {}
+    for item in args.symbol:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not re.fullmatch(r"[A-Za-z](_[A-Za-z0-9]+)?", value):
+            raise DeriveError(f"--symbol takes SYM=NAME with NAME a letter and an optional "
+                              f"subscript (n_c), got '{item}'")
+        symbols[key.strip()] = value
+    text = latex(args.cell, args.framework, args.notation, symbols,
+                 tuple(p.strip() for p in args.parts.split(",") if p.strip()),
+                 args.standalone, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_bib(args: argparse.Namespace) -> int:
+    from derive.paper import bib
+
+    sys.stdout.write(bib(args.cell, args.all))
+    return 0
+
+
 COMMANDS = {"count": cmd_count, "formula": cmd_formula, "cells": cmd_cells,
-            "shapes": cmd_shapes, "site": cmd_site}
+            "shapes": cmd_shapes, "latex": cmd_latex, "bib": cmd_bib, "site": cmd_site}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,10 @@ from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, poly_latex, shape_latex
 from derive.infer import infer
 from derive.model import Cell
+from derive.paper import bib, forms, latex
 from derive.parse import parse_cell
 from derive.poly import Poly
+from derive.printing import poly_tree, to_latex
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED_EPOCH = "315532800"  # 1980-01-01: pages carry no build date
@@ -105,17 +107,24 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             tensors.append({"name": t["name"], "parts": ", ".join(t["parts"]),
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
                             "gates": ", ".join(gates)})
-        forms = conv["formula"]["bias"]
+        f = forms(str(path), name)
+        order = [s.symbol for s in cell.sizes]
+        upper = poly_tree(per_layer.subs(data["input_symbol"], Poly.symbol("D")
+                                         * Poly.from_data(data["output_size"])), ["D", *order])
+        no_bias = forms(str(path), name, bias=False)["layer"]
+        texts = {"layer": to_latex(f["layer"], f["names"]), "total": to_latex(f["total"],
+                 f["names"]), "upper": to_latex(upper, f["names"]),
+                 "no_bias": to_latex(no_bias, f["names"])}
         conventions.append({
             "name": name, "title": conv["title"], "note": conv["note"],
             "equations": [] if spec is None or spec.equations is None else [
                 {"number": e.number, **_math(equation_latex(e, deriv), display=True)}
                 for e in deriv.equations],
             "tensors": tensors,
-            "layer": _math(forms["layer"]["latex"], display=True),
-            "upper": _math(forms["upper"]["latex"], display=True),
-            "total": _math(forms["total"]["latex"], display=True),
-            "no_bias": _math(conv["formula"]["no_bias"]["layer"]["latex"], display=True),
+            "layer": _math(texts["layer"], display=True),
+            "upper": _math(texts["upper"], display=True),
+            "total": _math(texts["total"], display=True),
+            "no_bias": _math(texts["no_bias"], display=True),
             "stackable": conv["stackable"],
             "diff": None if name == "equations" or diff.is_zero else _math(_sympy_latex(diff)),
             "diff_sign": "more" if diff.constant is None or (diff.constant or 0) > 0 else "fewer",
@@ -130,6 +139,8 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     return {
         "name": cell.name, "title": cell.title, "description": cell.description,
         "differences": differences,
+        "path": str(path),
+        "paper_framework": "pytorch" if cell.convention("pytorch") else "equations",
         "bibtex": cell.bibtex,
         "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description,
                    "sym": _math(poly_latex(Poly.symbol(s.symbol)))} for s in sizes.values()],
@@ -259,7 +270,12 @@ def render_docs(env: Any, docs: Path, cells_dir: Path | None = None) -> None:
 def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     (docs / "cells").mkdir(parents=True)
     shutil.copytree(templates_dir() / "assets", docs / "assets")
+    (docs / "downloads").mkdir()
     for ctx in contexts:
+        (docs / "downloads" / f"{ctx['name']}.tex").write_text(
+            latex(ctx["path"], ctx["paper_framework"], standalone=True), encoding="utf-8")
+        (docs / "downloads" / f"{ctx['name']}.bib").write_text(bib(ctx["path"]),
+                                                               encoding="utf-8")
         text = env.get_template("cell.md.j2").render(cell=ctx)
         (docs / "cells" / f"{ctx['name']}.md").write_text(text, encoding="utf-8")
     overview = overview_context(contexts)

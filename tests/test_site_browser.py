@@ -2,7 +2,7 @@
 
 The site is built once per session (``derive.site.build``), served over http on 127.0.0.1 and
 opened in Debian's Chromium through Playwright. Every request to a host other than this machine
-is aborted and recorded; a page that made one fails. Setup: ``scripts/install-browser.sh`` (the
+is aborted and recorded; a page that made one fails. Setup: ``scripts/install-test-tools.sh`` (the
 browser) and the ``test`` extra (Playwright). Never ``playwright install``: it downloads a browser.
 """
 
@@ -35,7 +35,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1200, "height": 800}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 LOCAL_SCHEMES = {"data", "blob", "about", "file"}
-SETUP_HINT = "run scripts/install-browser.sh and install the test extra (pip install -e '.[test]')"
+SETUP_HINT = ("run scripts/install-test-tools.sh and install the test extra "
+              "(pip install -e '.[test]')")
 
 CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html",
                   *(f"cells/{name}.html" for name in derive.cells())]

@@ -1,0 +1,268 @@
+"""Count formulas as expression trees, printed with a controlled term order, in a notation.
+
+SymPy's printers reorder terms; papers want the order a person writes: the factored form
+``4h(d + h + 2)``, higher-degree terms first, variables in the order the cell declares
+its sizes. The tree is built from the engine's exact polynomials; it prints to LaTeX,
+plain Unicode text, MathML (through LaTeX) and JSON, and :func:`parse` reads the text and
+LaTeX forms back (for round-trip tests) with a Lark grammar, never with eval.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache, reduce
+from math import gcd
+from typing import Any
+
+from derive.errors import ConfigError
+from derive.poly import Poly
+
+Tree = tuple[Any, ...]  # ("num", n) | ("sym", s) | ("add", [..]) | ("mul", [..]) | ("pow", t, n)
+
+PROFILES: dict[str, dict[str, str]] = {
+    # keyword (or L/D) -> symbol, as each source writes it
+    "d2l": {"input_size": "d", "hidden_size": "h", "proj_size": "p"},
+    "pytorch": {"input_size": "H_in", "hidden_size": "H_cell", "proj_size": "H_out"},
+    "sak2014": {"input_size": "n_i", "hidden_size": "n_c", "proj_size": "n_r"},
+}
+
+
+# ------------------------------------------------------------------ building
+
+
+def _ordered_terms(p: Poly, order: list[str]) -> list[tuple[int, tuple[tuple[str, int], ...]]]:
+    rank = {s: i for i, s in enumerate(order)}
+
+    def key(term: tuple[int, tuple[tuple[str, int], ...]]) -> tuple[Any, ...]:
+        _c, m = term
+        return (-sum(e for _, e in m), [(rank.get(s, len(rank)), s, -e) for s, e in m])
+
+    return sorted(p.terms, key=key)
+
+
+def _monomial(c: int, m: tuple[tuple[str, int], ...], order: list[str]) -> Tree:
+    rank = {s: i for i, s in enumerate(order)}
+    factors: list[Tree] = [] if c == 1 and m else [("num", c)]
+    for s, e in sorted(m, key=lambda se: (rank.get(se[0], len(rank)), se[0])):
+        factors.append(("sym", s) if e == 1 else ("pow", ("sym", s), e))
+    return factors[0] if len(factors) == 1 else ("mul", factors)
+
+
+def poly_tree(p: Poly, order: list[str]) -> Tree:
+    """Factored: the common integer and monomial outside, the rest ordered inside."""
+    if p.is_zero:
+        return ("num", 0)
+    terms = _ordered_terms(p, order)
+    g = reduce(gcd, (abs(c) for c, _ in terms))
+    common = {s: min(dict(m).get(s, 0) for _, m in terms) for s in p.symbols}
+    common = {s: e for s, e in common.items() if e}
+    if len(terms) == 1 or (g == 1 and not common):
+        if len(terms) == 1:
+            return _monomial(*terms[0], order)
+        return ("add", [_monomial(c, m, order) for c, m in terms])
+    inner = []
+    for c, m in terms:
+        rest = tuple((s, e - common.get(s, 0)) for s, e in m if e - common.get(s, 0))
+        inner.append(_monomial(c // g, rest, order))
+    outside = _monomial(g, tuple(sorted(common.items())), order)
+    factors = (outside[1] if outside[0] == "mul" else [outside]) if outside != ("num", 1) else []
+    return ("mul", [*factors, ("add", inner)])
+
+
+def closed_form_tree(per_layer: Poly, input_symbol: str, output: Poly, order: list[str],
+                     stackable: bool = True) -> Tree:
+    """D·(P(d) + (L − 1)·P(D·o)), with P factored."""
+    order = ["L", "D", *order]
+    first = poly_tree(per_layer, order)
+    if not stackable:
+        return first
+    upper = poly_tree(per_layer.subs(input_symbol, Poly.symbol("D") * output), order)
+    factors = list(upper[1]) if upper[0] == "mul" else [upper]
+    lead = 1 if factors and factors[0][0] == "num" else 0
+    factors.insert(lead, ("add", [("sym", "L"), ("num", -1)]))
+    return ("mul", [("sym", "D"), ("add", [first, ("mul", factors)])])
+
+
+# ------------------------------------------------------------------ notation
+
+
+def notation(profile: str | None, sizes: list[dict[str, str]],
+             overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Size symbol → printed name, from a profile (by keyword) and ``symbol=name`` overrides."""
+    names = {s["symbol"]: s["symbol"] for s in sizes} | {"L": "L", "D": "D"}
+    if profile is not None:
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown notation '{profile}'; profiles: {', '.join(PROFILES)}")
+        for s in sizes:
+            if s["keyword"] in PROFILES[profile]:
+                names[s["symbol"]] = PROFILES[profile][s["keyword"]]
+    by_keyword = {s["keyword"]: s["symbol"] for s in sizes}
+    for key, value in (overrides or {}).items():
+        sym = by_keyword.get(key, key)
+        if sym not in names:
+            raise ConfigError(f"--symbol {key}={value}: {key} is neither a size symbol nor a "
+                              f"keyword of this cell ({', '.join(sorted(names))})")
+        names[sym] = value
+    return names
+
+
+def _latex_name(name: str) -> str:
+    base, _, sub = name.partition("_")
+    sub = sub.strip("{}")
+    if not sub:
+        return base
+    return f"{base}_{{\\mathrm{{{sub}}}}}" if len(sub) > 1 else f"{base}_{{{sub}}}"
+
+
+# ------------------------------------------------------------------ printers
+
+
+def to_latex(t: Tree, names: dict[str, str]) -> str:
+    kind = t[0]
+    if kind == "num":
+        return str(t[1])
+    if kind == "sym":
+        return _latex_name(names.get(t[1], t[1]))
+    if kind == "pow":
+        return f"{to_latex(t[1], names)}^{{{t[2]}}}"
+    if kind == "add":
+        out = ""
+        for i, term in enumerate(t[1]):
+            text = to_latex(term, names)
+            neg = text.startswith("-")
+            body = text[1:] if neg else text
+            out += (("-" if neg else "") if i == 0 else (" - " if neg else " + ")) + body
+        return out
+    parts: list[str] = []
+    for f in t[1]:
+        text = to_latex(f, names)
+        if f[0] == "add":
+            text = rf"\left({text}\right)"
+        if parts and (f[0] == "num" or (parts[-1][-1].isdigit() and text[0].isdigit())):
+            parts.append(r"\cdot")
+        parts.append(text)
+    return " ".join(parts)
+
+
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def to_text(t: Tree, names: dict[str, str]) -> str:
+    kind = t[0]
+    if kind == "num":
+        return str(t[1])
+    if kind == "sym":
+        return names.get(t[1], t[1])
+    if kind == "pow":
+        return f"{to_text(t[1], names)}{str(t[2]).translate(_SUP)}"
+    if kind == "add":
+        out = ""
+        for i, term in enumerate(t[1]):
+            text = to_text(term, names)
+            neg = text.startswith("-")
+            body = text[1:] if neg else text
+            out += (("−" if neg else "") if i == 0 else (" − " if neg else " + ")) + body
+        return out
+    return "·".join(f"({to_text(f, names)})" if f[0] == "add" else to_text(f, names)
+                    for f in t[1])
+
+
+def to_json(t: Tree, names: dict[str, str]) -> Any:
+    kind = t[0]
+    if kind == "num":
+        return {"num": t[1]}
+    if kind == "sym":
+        return {"sym": names.get(t[1], t[1])}
+    if kind == "pow":
+        return {"pow": [to_json(t[1], names), t[2]]}
+    return {kind: [to_json(a, names) for a in t[1]]}
+
+
+def evaluate(t: Tree, env: dict[str, int]) -> int:
+    kind = t[0]
+    if kind == "num":
+        return int(t[1])
+    if kind == "sym":
+        return env[t[1]]
+    if kind == "pow":
+        return int(evaluate(t[1], env) ** t[2])
+    values = [evaluate(a, env) for a in t[1]]
+    return sum(values) if kind == "add" else reduce(lambda a, b: a * b, values, 1)
+
+
+# ------------------------------------------------------------------ reading back
+
+GRAMMAR = r"""
+?sum: signed (SIGN term)*
+?signed: SIGN? term -> signed
+?term: factor (MUL? factor)*  -> product
+?factor: atom POWER?          -> power
+?atom: INT                    -> num
+     | NAME                   -> sym
+     | "(" sum ")"
+     | "\\left(" sum "\\right)"
+SIGN: "+" | "-" | "−"
+MUL: "·" | "*" | "\\cdot"
+POWER: /\^\{?\d+\}?/ | /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
+INT: /\d+/
+NAME: /[A-Za-z](_(\{(\\mathrm\{[A-Za-z0-9]+\}|[A-Za-z0-9]+)\}|[A-Za-z0-9]+))?/
+%ignore /[ \t]+/
+"""
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    from lark import Lark
+
+    return Lark(GRAMMAR, start="sum", parser="earley")
+
+
+def parse(text: str, names: dict[str, str]) -> Tree:
+    """Read a printed formula (text or LaTeX) back into a tree over the size symbols."""
+    from lark import Token
+    from lark import Tree as LarkTree
+    from lark.exceptions import LarkError
+
+    back = {_latex_name(v): k for k, v in names.items()} | {v: k for k, v in names.items()}
+
+    def walk(node: Any) -> Tree:
+        if isinstance(node, Token):
+            raise AssertionError(node)
+        kids = list(node.children)
+        if node.data == "num":
+            return ("num", int(kids[0]))
+        if node.data == "sym":
+            name = str(kids[0])
+            if name not in back:
+                raise ConfigError(f"unknown symbol {name} in formula")
+            return ("sym", back[name])
+        if node.data == "power":
+            base = walk(kids[0])
+            if len(kids) == 1:
+                return base
+            raw = str(kids[1]).strip("^{}")
+            raw = raw.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
+            return ("pow", base, int(raw))
+        if node.data == "product":
+            return ("mul", [walk(k) for k in kids if not isinstance(k, Token)])
+        if node.data == "signed":
+            if len(kids) == 2 and str(kids[0]) in ("-", "−"):
+                return ("mul", [("num", -1), walk(kids[1])])
+            return walk(kids[-1])
+        if node.data == "sum":
+            terms: list[Tree] = []
+            sign = 1
+            for k in kids:
+                if isinstance(k, Token):
+                    sign = -1 if str(k) in ("-", "−") else 1
+                else:
+                    w = walk(k)
+                    terms.append(w if sign == 1 else ("mul", [("num", -1), w]))
+            return ("add", terms)
+        if len(kids) == 1 and isinstance(kids[0], LarkTree):
+            return walk(kids[0])
+        raise AssertionError(node.data)
+
+    try:
+        return walk(_parser().parse(text))
+    except LarkError as exc:
+        raise ConfigError(f"cannot read the formula back: {exc}") from None
