@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     lx = sub.add_parser("latex", help="LaTeX for papers: equations, shapes, count, citation")
     lx.add_argument("cell")
     lx.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    lx.add_argument("--notation", help="d2l, pytorch or sak2014: the symbols of the count")
+    lx.add_argument("--notation",
+                    help="d2l, pytorch, sak2014, or a .toml file with a [symbols] table")
     lx.add_argument("--symbol", action="append", default=[], metavar="SYM=NAME",
                     help="print a size under another name, e.g. --symbol h=n_c")
     lx.add_argument("--parts", default="equations,shapes,count,bib")

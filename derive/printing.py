@@ -89,6 +89,9 @@ def notation(profile: str | None, sizes: list[dict[str, str]],
              overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Size symbol → printed name, from a profile (by keyword) and ``symbol=name`` overrides."""
     names = {s["symbol"]: s["symbol"] for s in sizes} | {"L": "L", "D": "D"}
+    if profile is not None and profile.endswith(".toml"):
+        overrides = {**_toml_symbols(profile), **(overrides or {})}
+        profile = None
     if profile is not None:
         if profile not in PROFILES:
             raise ConfigError(f"unknown notation '{profile}'; profiles: {', '.join(PROFILES)}")
@@ -103,6 +106,28 @@ def notation(profile: str | None, sizes: list[dict[str, str]],
                               f"keyword of this cell ({', '.join(sorted(names))})")
         names[sym] = value
     return names
+
+
+def _toml_symbols(path: str) -> dict[str, str]:
+    """A notation file: ``[symbols]`` mapping size symbols or keywords to names."""
+    import re
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the notation file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    table = data.get("symbols")
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{path}: expected a [symbols] table, e.g. hidden_size = \"n_c\"")
+    for key, value in table.items():
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z](_[A-Za-z0-9]+)?", value):
+            raise ConfigError(f"{path}: symbols.{key} must be a letter with an optional "
+                              f"subscript, like \"n_c\"; got {value!r}")
+    return {str(k): str(v) for k, v in table.items()}
 
 
 def _latex_name(name: str) -> str:
@@ -216,13 +241,45 @@ def _parser() -> Any:
     return Lark(GRAMMAR, start="sum", parser="earley")
 
 
+def _canon(name: str) -> str:
+    """``H_{\\mathrm{in}}``, ``H_{in}`` and ``H_in`` are one name."""
+    return name.replace("\\mathrm{", "").replace("{", "").replace("}", "")
+
+
+def mathml_text(markup: str) -> str:
+    """MathML (as :func:`derive.export.mathml` writes it) → the text form :func:`parse` reads."""
+    import xml.etree.ElementTree as ET
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    def text_of(el: ET.Element) -> str:
+        return "".join(t for t in el.itertext()).strip()
+
+    def walk(el: ET.Element) -> list[str]:
+        tag = local(el.tag)
+        kids = list(el)
+        if tag == "msub":
+            return [f"{text_of(kids[0])}_{{{text_of(kids[1])}}}"]
+        if tag == "msup":
+            return [*walk(kids[0]), f"^{{{text_of(kids[1])}}}"]
+        if tag in ("mi", "mn"):
+            return [text_of(el)]
+        if tag == "mo":
+            op = text_of(el)
+            return [{"\u2212": "-", "\u22c5": "·", "\u00b7": "·"}.get(op, op)]
+        return [tok for k in kids for tok in walk(k)]
+
+    return " ".join(walk(ET.fromstring(markup)))
+
+
 def parse(text: str, names: dict[str, str]) -> Tree:
     """Read a printed formula (text or LaTeX) back into a tree over the size symbols."""
     from lark import Token
     from lark import Tree as LarkTree
     from lark.exceptions import LarkError
 
-    back = {_latex_name(v): k for k, v in names.items()} | {v: k for k, v in names.items()}
+    back = {_canon(v): k for k, v in names.items()}
 
     def walk(node: Any) -> Tree:
         if isinstance(node, Token):
@@ -231,7 +288,7 @@ def parse(text: str, names: dict[str, str]) -> Tree:
         if node.data == "num":
             return ("num", int(kids[0]))
         if node.data == "sym":
-            name = str(kids[0])
+            name = _canon(str(kids[0]))
             if name not in back:
                 raise ConfigError(f"unknown symbol {name} in formula")
             return ("sym", back[name])

@@ -145,10 +145,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
         "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description,
                    "sym": _math(poly_latex(Poly.symbol(s.symbol)))} for s in sizes.values()],
         "equations": equations, "variables": variables, "parameters": parameters,
-        "align": ["\\begin{align}"] + [
-            f"  {e['latex'].replace(' = ', ' &= ', 1)} \\label{{eq:{cell.name}:{e['number']}}}"
-            + (" \\\\" if i < len(equations) - 1 else "") for i, e in enumerate(equations)]
-            + ["\\end{align}"],
+        "align": latex(str(path), parts=("equations",)).strip().splitlines(),
         "conventions": conventions,
         "output": cell.output,
         "source": path.read_text(encoding="utf-8"),

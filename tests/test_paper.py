@@ -22,7 +22,7 @@ import pytest
 import derive
 from derive import cache, catalog
 from derive.paper import bib, bib_keys, forms, latex
-from derive.printing import evaluate, parse
+from derive.printing import evaluate, mathml_text, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -115,7 +115,9 @@ def test_every_printed_form_reads_back_to_the_engines_count(cell: str,
         f = forms(cell, framework, notation)
         names = f["names"]
         js = json.loads(latex(cell, framework, notation, fmt="json"))
+        mml = latex(cell, framework, notation, fmt="mathml").splitlines()[-1]
         printed = {
+            "mathml": parse(mathml_text(mml), names),
             "latex": parse(js["total"]["latex"], names),
             "text": parse(js["total"]["text"], names),
             "json": _from_json(js["total"]["tree"], names),
@@ -134,6 +136,18 @@ def test_notation_profiles_and_symbols() -> None:
     custom = latex("lstm", "keras", None, {"h": "n_c", "input_size": "m"}, parts=("count",),
                    fmt="text")
     assert custom.splitlines()[0] == "one layer, one direction: 4·n_c·(m + n_c + 1)"
+
+
+def test_notation_file(tmp_path: Path) -> None:
+    path = tmp_path / "paper.toml"
+    path.write_text('[symbols]\nhidden_size = "n_c"\nd = "m"\nL = "K"\n', encoding="utf-8")
+    text = latex("lstm", "pytorch", str(path), parts=("count",), fmt="text")
+    assert text.splitlines() == ["one layer, one direction: 4·n_c·(m + n_c + 2)",
+                                 "L layers, D directions: D·(4·n_c·(m + n_c + 2) + "
+                                 "4·(K − 1)·n_c·(D·n_c + n_c + 2))"]
+    path.write_text('[symbols]\nh = "2x"\n', encoding="utf-8")
+    with pytest.raises(derive.ConfigError, match=r"symbols\.h must be a letter"):
+        latex("lstm", notation=str(path))
 
 
 def test_labels_are_stable_and_unique() -> None:
