@@ -9,12 +9,20 @@ from derive.conventions import gate_order
 from derive.counting import count
 from derive.export import mathml, poly_latex, shape_latex
 from derive.infer import infer
+from derive.paper import forms
 from derive.parse import load_cell
 from derive.poly import Poly
+from derive.printing import to_latex
 
 
 def _m(poly: Poly) -> str:
     return mathml(poly_latex(poly))
+
+
+def _formula(cell: str, framework: str) -> str:
+    """One layer and direction, printed as `derive latex` prints it."""
+    f = forms(cell, framework)
+    return mathml(to_latex(f["layer"], f["names"]))
 
 
 def _per_layer(cell: str, framework: str) -> Poly:
@@ -62,19 +70,19 @@ def questions_context() -> dict[str, Any]:
             "pytorch2": fmt(pt2.total), "keras2": fmt(ke2.total),
             "difference": fmt(pt.total - ke.total),
             "tensors": _tensors(pt), "keras_tensors": _tensors(ke),
-            "pytorch_layer": mathml(one.layer_text.replace("*", " ")),
+            "pytorch_layer": _formula("lstm", "pytorch"),
             "w_hi_shape": mathml(shape_latex(w_hi.shape)),
             "w_ii_shape": mathml(shape_latex(w_ii.shape)),
             "w_hi_steps": [s.reason for s in w_hi.traces[1].steps],
             "w_hi_rows": [s.reason for s in w_hi.traces[0].steps],
         },
-        "gates": {name: _m(_per_layer(name, "equations")) for name in ("rnn", "lstm", "gru")},
+        "gates": {name: _formula(name, "equations") for name in ("rnn", "lstm", "gru")},
         "bias_diff": _m(_per_layer("lstm", "pytorch") - _per_layer("lstm", "keras")),
         "gru_bias_diff": _m(_per_layer("gru", "keras") - _per_layer("gru-reset-before", "keras")),
         "gru_keras": fmt(gru_keras.total), "gru_before": fmt(gru_before.total),
-        "gru_pytorch_layer": _m(_per_layer("gru", "pytorch")),
-        "gru_keras_layer": _m(_per_layer("gru", "keras")),
-        "gru_before_layer": _m(_per_layer("gru-reset-before", "keras")),
+        "gru_pytorch_layer": _formula("gru", "pytorch"),
+        "gru_keras_layer": _formula("gru", "keras"),
+        "gru_before_layer": _formula("gru-reset-before", "keras"),
         "uni2": fmt(uni2.total), "bi2": fmt(pt2.total),
         "ratio": f"{pt2.total / uni2.total:.4f}",
         "twice": fmt(2 * uni2.total),
