@@ -150,13 +150,7 @@ def to_latex(t: Tree, names: dict[str, str]) -> str:
     if kind == "pow":
         return f"{to_latex(t[1], names)}^{{{t[2]}}}"
     if kind == "add":
-        out = ""
-        for i, term in enumerate(t[1]):
-            text = to_latex(term, names)
-            neg = text.startswith("-")
-            body = text[1:] if neg else text
-            out += (("-" if neg else "") if i == 0 else (" - " if neg else " + ")) + body
-        return out
+        return _join_terms([to_latex(term, names) for term in t[1]], "-")
     parts: list[str] = []
     for f in t[1]:
         text = to_latex(f, names)
@@ -166,6 +160,17 @@ def to_latex(t: Tree, names: dict[str, str]) -> str:
             parts.append(r"\cdot")
         parts.append(text)
     return " ".join(parts)
+
+
+def _join_terms(texts: list[str], minus: str) -> str:
+    """Terms of a sum: a leading '-' of a term becomes the operator before it."""
+    out = ""
+    for i, text in enumerate(texts):
+        neg = text.startswith("-")
+        body = text[1:] if neg else text
+        out += (minus if neg else "") if i == 0 else (f" {minus} " if neg else " + ")
+        out += body
+    return out
 
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -180,13 +185,7 @@ def to_text(t: Tree, names: dict[str, str]) -> str:
     if kind == "pow":
         return f"{to_text(t[1], names)}{str(t[2]).translate(_SUP)}"
     if kind == "add":
-        out = ""
-        for i, term in enumerate(t[1]):
-            text = to_text(term, names)
-            neg = text.startswith("-")
-            body = text[1:] if neg else text
-            out += (("−" if neg else "") if i == 0 else (" − " if neg else " + ")) + body
-        return out
+        return _join_terms([to_text(term, names) for term in t[1]], "−")
     return "·".join(f"({to_text(f, names)})" if f[0] == "add" else to_text(f, names)
                     for f in t[1])
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from derive import cache, catalog
-from derive.closedform import to_sympy
 from derive.conventions import gate_order
 from derive.counting import count
 from derive.errors import DeriveError
@@ -50,10 +49,9 @@ def _math(latex: str, display: bool = False) -> dict[str, str]:
     return {"latex": latex, "mathml": mathml(latex, display)}
 
 
-def _sympy_latex(poly: Poly) -> str:
-    import sympy
-
-    return sympy.latex(sympy.factor(to_sympy(poly)))
+def _poly_latex(poly: Poly, order: list[str]) -> str:
+    """A difference of counts, factored and ordered as `derive latex` prints counts."""
+    return to_latex(poly_tree(poly, order), {})
 
 
 def _example_counts(name: str, framework: str, needs_proj: bool) -> list[dict[str, Any]]:
@@ -89,6 +87,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                       "steps": [{"left": s.left, "right": s.right, "reason": s.reason}
                                 for s in t.steps]} for t in p.traces]})
     conventions = []
+    order = [s.symbol for s in cell.sizes]
     eq_layer = Poly.from_data(data["conventions"]["equations"]["per_layer"]["bias"])
     for name, conv in data["conventions"].items():
         deriv = base if name == "equations" else infer(cell, name)
@@ -108,7 +107,6 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
                             "gates": ", ".join(gates)})
         f = forms(str(path), name)
-        order = [s.symbol for s in cell.sizes]
         upper = poly_tree(per_layer.subs(data["input_symbol"], Poly.symbol("D")
                                          * Poly.from_data(data["output_size"])), ["D", *order])
         no_bias = forms(str(path), name, bias=False)["layer"]
@@ -126,14 +124,15 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "total": _math(texts["total"], display=True),
             "no_bias": _math(texts["no_bias"], display=True),
             "stackable": conv["stackable"],
-            "diff": None if name == "equations" or diff.is_zero else _math(_sympy_latex(diff)),
+            "diff": None if name == "equations" or diff.is_zero
+            else _math(_poly_latex(diff, order)),
             "diff_sign": "more" if diff.constant is None or (diff.constant or 0) > 0 else "fewer",
             "examples": _example_counts(str(path), name, needs_proj) if conv["stackable"] else [],
         })
     layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
               for c in conventions if c["stackable"]}
     names = list(layers)
-    differences = [{"a": a, "b": b, **_math(_sympy_latex(layers[a] - layers[b]))}
+    differences = [{"a": a, "b": b, **_math(_poly_latex(layers[a] - layers[b], order))}
                    for i, a in enumerate(names) for b in names[i + 1:]
                    if not (layers[a] - layers[b]).is_zero]
     return {

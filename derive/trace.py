@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from derive.infer import Derivation, Parameter, infer
+from derive.infer import Derivation, infer
 from derive.parse import load_cell
 from derive.poly import Poly
 
@@ -11,15 +11,6 @@ def shape_text(shape: tuple[Poly, ...]) -> str:
     """``ℝ^{h×d}`` in plain text."""
     dims = [str(s) if len(s.terms) == 1 else f"({s})" for s in shape]
     return "ℝ^" + (dims[0] if len(dims) == 1 else "{" + "×".join(dims) + "}")
-
-
-def summary(p: Parameter) -> str:
-    """One sentence per dimension: 'W_hi has h columns: it multiplies h_{t-1} ...'."""
-    out = []
-    for t in p.traces:
-        axis = {"rows": "rows", "columns": "columns", "size": "entries"}[t.axis]
-        out.append(f"{p.name} has {t.value} {axis}: {t.because}")
-    return "\n".join(out)
 
 
 def derivation(ref: str, framework: str = "equations") -> Derivation:
