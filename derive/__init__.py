@@ -66,14 +66,11 @@ def count(cell: str, framework: str = "equations", **config: Any) -> Count:
 def formula(cell: str, framework: str = "equations", bias: bool = True) -> Any:
     """The closed form (SymPy) of the count, with L layers and D directions symbolic."""
     from derive.closedform import closed_form
-    from derive.counting import load
+    from derive.counting import convention, load
     from derive.poly import Poly
 
     data, _ = load(cell, {})
-    conv = data["conventions"].get(framework)
-    if conv is None:
-        raise ConfigError(f"cell {data['cell']} has no convention '{framework}'; it has "
-                          f"{', '.join(data['conventions'])}")
+    conv = convention(data, framework)
     per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
     return closed_form(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
                        conv["stackable"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import Any
 
@@ -111,8 +110,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     layered = result.config.get("num_layers", 1) > 1 and len(
         {t.name for t in result.tensors}) < len(result.tensors)
     rows = [((f"{t.name} (layer {t.layer + 1})" if layered else t.name),
-             "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")",
-             _group(t.count)) for t in result.tensors]
+             t.shape_text, _group(t.count)) for t in result.tensors]
     w0 = max([len("tensor")] + [len(r[0]) for r in rows])
     w1 = max([len("shape")] + [len(r[1]) for r in rows])
     w2 = max([len("count"), len(_group(result.total))] + [len(r[2]) for r in rows])
@@ -129,13 +127,10 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_formula(args: argparse.Namespace) -> int:
-    from derive.counting import load
+    from derive.counting import convention, load
 
     data, _ = load(args.cell, {})
-    conv = data["conventions"].get(args.framework)
-    if conv is None:
-        raise DeriveError(f"cell {data['cell']} has no convention '{args.framework}'; it has "
-                          f"{', '.join(data['conventions'])}")
+    conv = convention(data, args.framework)
     forms = conv["formula"]["no_bias" if args.no_bias else "bias"]
     key = args.format
     if key == "text":
@@ -185,11 +180,12 @@ def cmd_site(args: argparse.Namespace) -> int:
 
 def cmd_latex(args: argparse.Namespace) -> int:
     from derive.paper import latex
+    from derive.printing import SYMBOL_NAME
 
     symbols = {}
     for item in args.symbol:
         key, eq, value = item.partition("=")
-        if not eq or not key.strip() or not re.fullmatch(r"[A-Za-z](_[A-Za-z0-9]+)?", value):
+        if not eq or not key.strip() or not SYMBOL_NAME.fullmatch(value):
             raise DeriveError(f"--symbol takes SYM=NAME with NAME a letter and an optional "
                               f"subscript (n_c), got '{item}'")
         symbols[key.strip()] = value

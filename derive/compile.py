@@ -30,10 +30,7 @@ def _per_layer(specs: tuple[TensorSpec, ...], bias: bool) -> Poly:
         shape = spec.shape if bias else spec.shape_no_bias
         if shape is None:
             continue
-        count = Poly.const(1)
-        for dim in shape:
-            count = count * dim
-        total = total + count
+        total = total + Poly.product(shape)
     return total
 
 

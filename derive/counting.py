@@ -14,8 +14,6 @@ from derive import cache, catalog
 from derive.errors import ConfigError
 from derive.poly import Poly
 
-OPTIONS = ("num_layers", "bidirectional", "bias", "reset_after")
-
 
 class Tensor(NamedTuple):
     """One stored tensor: its framework name, shape and number of parameters."""
@@ -26,6 +24,11 @@ class Tensor(NamedTuple):
     layer: int
     direction: str  # "forward", "backward" or "both" (a leading directions axis)
     parts: tuple[str, ...]
+
+    @property
+    def shape_text(self) -> str:
+        """The shape as Python prints a tuple: ``(1024, 512)``, ``(1024,)``."""
+        return str(self.shape) if len(self.shape) != 1 else f"({self.shape[0]},)"
 
 
 class Count(NamedTuple):
@@ -93,6 +96,15 @@ def _variant_applies(variant: dict[str, Any], options: dict[str, Any]) -> bool:
     return str(have) == want
 
 
+def convention(data: dict[str, Any], framework: str, via: str = "") -> dict[str, Any]:
+    """The compiled convention ``framework`` of a cell, or a clear error naming the others."""
+    conv: dict[str, Any] | None = data["conventions"].get(framework)
+    if conv is None:
+        raise ConfigError(f"cell {data['cell']}{via} has no convention '{framework}'; it has "
+                          f"{', '.join(data['conventions'])}")
+    return conv
+
+
 def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The compiled cell ``ref`` names, after following the variants the options select.
 
@@ -155,11 +167,7 @@ def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
     layers = positive_int("num_layers", num_layers)
     if not isinstance(bidirectional, bool) or not isinstance(bias, bool):
         raise ConfigError("bidirectional and bias are true or false")
-    conventions = data["conventions"]
-    if framework not in conventions:
-        raise ConfigError(f"cell {data['cell']}{via} has no convention '{framework}'; it has "
-                          f"{', '.join(conventions)}")
-    conv = conventions[framework]
+    conv = convention(data, framework, via)
     if not conv["stackable"] and (layers != 1 or bidirectional):
         raise ConfigError(f"{framework} ({conv['title']}) is a single cell: num_layers must be "
                           "1 and bidirectional off")

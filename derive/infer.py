@@ -72,10 +72,7 @@ class Parameter:
 
     @property
     def count(self) -> Poly:
-        out = Poly.const(1)
-        for dim in self.shape:
-            out = out * dim
-        return out
+        return Poly.product(self.shape)
 
 
 @dataclass(frozen=True)

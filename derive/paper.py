@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from derive import cache, catalog
+from derive.counting import convention
 from derive.errors import ConfigError
 from derive.export import equation_latex, mathml
 from derive.infer import infer
@@ -42,10 +43,7 @@ def forms(ref: str, framework: str = "equations", notation: str | None = None,
     """The count formulas of a cell as trees, with the notation that prints them."""
     path = catalog.resolve(ref)
     data = cache.compiled(path)
-    conv = data["conventions"].get(framework)
-    if conv is None:
-        raise ConfigError(f"cell {data['cell']} has no convention '{framework}'; it has "
-                          f"{', '.join(data['conventions'])}")
+    conv = convention(data, framework)
     order = [s["symbol"] for s in data["sizes"]]
     per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
     names = make_notation(notation, data["sizes"], symbols)

@@ -80,6 +80,14 @@ class Poly:
                 acc[m] = acc.get(m, 0) + c1 * c2
         return Poly._make(acc)
 
+    @staticmethod
+    def product(factors: Any) -> Poly:
+        """The product of an iterable of polynomials (1 for none)."""
+        out = Poly.const(1)
+        for f in factors:
+            out = out * f
+        return out
+
     def subs(self, name: str, value: Poly) -> Poly:
         out = Poly()
         for c, m in self.terms:

@@ -9,6 +9,7 @@ LaTeX forms back (for round-trip tests) with a Lark grammar, never with eval.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache, reduce
 from math import gcd
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from derive.errors import ConfigError
 from derive.poly import Poly
 
+SYMBOL_NAME = re.compile(r"[A-Za-z](_[A-Za-z0-9]+)?")  # a printed size name: n_c, H_in
 Tree = tuple[Any, ...]  # ("num", n) | ("sym", s) | ("add", [..]) | ("mul", [..]) | ("pow", t, n)
 
 PROFILES: dict[str, dict[str, str]] = {
@@ -71,15 +73,19 @@ def poly_tree(p: Poly, order: list[str]) -> Tree:
 def closed_form_tree(per_layer: Poly, input_symbol: str, output: Poly, order: list[str],
                      stackable: bool = True) -> Tree:
     """D·(P(d) + (L − 1)·P(D·o)), with P factored."""
-    order = ["L", "D", *order]
-    first = poly_tree(per_layer, order)
+    first = poly_tree(per_layer, ["L", "D", *order])
     if not stackable:
         return first
-    upper = poly_tree(per_layer.subs(input_symbol, Poly.symbol("D") * output), order)
+    upper = upper_tree(per_layer, input_symbol, output, order)
     factors = list(upper[1]) if upper[0] == "mul" else [upper]
     lead = 1 if factors and factors[0][0] == "num" else 0
     factors.insert(lead, ("add", [("sym", "L"), ("num", -1)]))
     return ("mul", [("sym", "D"), ("add", [first, ("mul", factors)])])
+
+
+def upper_tree(per_layer: Poly, input_symbol: str, output: Poly, order: list[str]) -> Tree:
+    """A layer above the first: its input is D times the output size."""
+    return poly_tree(per_layer.subs(input_symbol, Poly.symbol("D") * output), ["L", "D", *order])
 
 
 # ------------------------------------------------------------------ notation
@@ -110,7 +116,6 @@ def notation(profile: str | None, sizes: list[dict[str, str]],
 
 def _toml_symbols(path: str) -> dict[str, str]:
     """A notation file: ``[symbols]`` mapping size symbols or keywords to names."""
-    import re
     import tomllib
 
     try:
@@ -124,7 +129,7 @@ def _toml_symbols(path: str) -> dict[str, str]:
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"{path}: expected a [symbols] table, e.g. hidden_size = \"n_c\"")
     for key, value in table.items():
-        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z](_[A-Za-z0-9]+)?", value):
+        if not isinstance(value, str) or not SYMBOL_NAME.fullmatch(value):
             raise ConfigError(f"{path}: symbols.{key} must be a letter with an optional "
                               f"subscript, like \"n_c\"; got {value!r}")
     return {str(k): str(v) for k, v in table.items()}

@@ -31,8 +31,7 @@ def _per_layer(cell: str, framework: str) -> Poly:
 
 
 def _tensors(result: Any) -> list[dict[str, Any]]:
-    return [{"name": t.name,
-             "shape": "(" + ", ".join(map(str, t.shape)) + ("," if len(t.shape) == 1 else "") + ")",
+    return [{"name": t.name, "shape": t.shape_text,
              "count": f"{t.count:,}"} for t in result.tensors]
 
 

@@ -22,13 +22,13 @@ from derive import cache, catalog
 from derive.conventions import gate_order
 from derive.counting import count
 from derive.errors import DeriveError
-from derive.export import equation_latex, mathml, poly_latex, shape_latex
+from derive.export import equation_latex, mathml, name_latex, poly_latex, shape_latex
 from derive.infer import infer
 from derive.model import Cell
 from derive.paper import bib, forms, latex
 from derive.parse import parse_cell
 from derive.poly import Poly
-from derive.printing import poly_tree, to_latex
+from derive.printing import poly_tree, to_latex, upper_tree
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED_EPOCH = "315532800"  # 1980-01-01: pages carry no build date
@@ -77,7 +77,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                   **_math(equation_latex(e, base), display=True)} for e in base.equations]
     variables = [{"name": v.name, "kind": v.kind, "description": v.description,
                   "size": _math(poly_latex(v.size)),
-                  "sym": _math(equation_latex_name(v.name))} for v in base.variables]
+                  "sym": _math(name_latex(v.name))} for v in base.variables]
     parameters = []
     for p in base.parameters:
         parameters.append({
@@ -99,16 +99,14 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             shape = tuple(Poly.from_data(s) for s in t["shape"])
             if conv["direction_axis"]:
                 shape = (Poly.symbol("D"), *shape)
-            n = Poly.const(1)
-            for s in shape:
-                n = n * s
+            n = Poly.product(shape)
             gates = gate_order(deriv, list(t["parts"])) if len(t["parts"]) > 1 else []
             tensors.append({"name": t["name"], "parts": ", ".join(t["parts"]),
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
                             "gates": ", ".join(gates)})
         f = forms(str(path), name)
-        upper = poly_tree(per_layer.subs(data["input_symbol"], Poly.symbol("D")
-                                         * Poly.from_data(data["output_size"])), ["D", *order])
+        upper = upper_tree(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
+                           order)
         no_bias = forms(str(path), name, bias=False)["layer"]
         texts = {"layer": to_latex(f["layer"], f["names"]), "total": to_latex(f["total"],
                  f["names"]), "upper": to_latex(upper, f["names"]),
@@ -126,7 +124,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "stackable": conv["stackable"],
             "diff": None if name == "equations" or diff.is_zero
             else _math(_poly_latex(diff, order)),
-            "diff_sign": "more" if diff.constant is None or (diff.constant or 0) > 0 else "fewer",
+            "diff_sign": "more" if diff.is_zero or diff.terms[0][0] > 0 else "fewer",
             "examples": _example_counts(str(path), name, needs_proj) if conv["stackable"] else [],
         })
     layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
@@ -149,11 +147,6 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
         "output": cell.output,
         "source": path.read_text(encoding="utf-8"),
     }
-
-
-def equation_latex_name(display: str) -> str:
-    base, _, sub = display.partition("_")
-    return f"{base}_{{{sub.strip('{}')}}}" if sub else base
 
 
 def overview_context(cells: list[dict[str, Any]]) -> dict[str, Any]:
