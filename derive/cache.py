@@ -18,7 +18,7 @@ from typing import Any
 from derive.catalog import display
 
 ENGINE = ("model.py", "parse.py", "infer.py", "conventions.py", "closedform.py", "compile.py",
-          "poly.py", "errors.py")
+          "poly.py", "errors.py", "costs.py")
 
 
 @lru_cache(maxsize=1)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from derive import closedform as formula
+from derive import costs
 from derive.conventions import TensorSpec, tensor_specs
 from derive.errors import CellSyntaxError
 from derive.infer import infer
 from derive.model import Cell
 from derive.poly import Poly
 
-FORMAT = 1
+FORMAT = 2
 RESERVED = {formula.LAYERS, formula.DIRECTIONS}
 
 
@@ -92,6 +93,9 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
                          "shape_no_bias": _shape_data(s.shape_no_bias)} for s in specs],
             "per_layer": per_layer,
             "formula": forms,
+            "ops": [op.to_data() for op in costs.operations(derivation)],
+            "kept": [k.to_data() for k in costs.kept(derivation)],
+            "states": [{"name": n, "size": s.to_data()} for n, s in costs.states(derivation)],
         }
     return {
         "format": FORMAT,

@@ -126,17 +126,37 @@ def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         seen.add(data["cell"])
 
 
-def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
-          bidirectional: bool = False, bias: bool = True, reset_after: bool | None = None,
-          **sizes: Any) -> Count:
-    """Count the parameters of ``cell`` as ``framework`` stores them.
+class Config(NamedTuple):
+    """A checked configuration: the compiled cell, its convention, and the sizes bound."""
 
-    Sizes are passed by the keywords the cell declares (``input_size``, ``hidden_size``,
-    ``proj_size``, ...). ``proj_size=0`` means no projection, as in PyTorch.
+    data: dict[str, Any]
+    framework: str
+    conv: dict[str, Any]
+    env: dict[str, int]  # size symbol -> value
+    config: dict[str, Any]  # as the user gave it, by keyword
+    layers: int
+    dirs: int
+    bias: bool
 
-    >>> count("lstm", "pytorch", input_size=512, hidden_size=256, bidirectional=True).total
-    1576960
-    """
+    def stacked(self, per_layer: Poly) -> int:
+        """A per-layer, per-direction polynomial summed over the stack.
+
+        Layer 1 reads the input; a layer above reads the D outputs of the layer below.
+        """
+        sym = self.data["input_symbol"]
+        out_size = Poly.from_data(self.data["output_size"]).evaluate(self.env)
+        total = 0
+        for k in range(self.layers):
+            layer_env = dict(self.env)
+            layer_env[sym] = self.env[sym] if k == 0 else self.dirs * out_size
+            total += self.dirs * per_layer.evaluate(layer_env)
+        return total
+
+
+def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
+              bidirectional: bool = False, bias: bool = True, reset_after: bool | None = None,
+              **sizes: Any) -> Config:
+    """Check a configuration of ``cell`` and bind its sizes (see :func:`count`)."""
     options: dict[str, Any] = {k: v for k, v in sizes.items()}
     for key, value in options.items():
         if value is not None:
@@ -185,7 +205,23 @@ def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
     config.update(num_layers=layers, bidirectional=bidirectional, bias=bias)
     if reset_after is not None:
         config["reset_after"] = reset_after
-    return _evaluate(data, framework, conv, env, config, layers, 2 if bidirectional else 1, bias)
+    return Config(data, framework, conv, env, config, layers, 2 if bidirectional else 1, bias)
+
+
+def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
+          bidirectional: bool = False, bias: bool = True, reset_after: bool | None = None,
+          **sizes: Any) -> Count:
+    """Count the parameters of ``cell`` as ``framework`` stores them.
+
+    Sizes are passed by the keywords the cell declares (``input_size``, ``hidden_size``,
+    ``proj_size``, ...). ``proj_size=0`` means no projection, as in PyTorch.
+
+    >>> count("lstm", "pytorch", input_size=512, hidden_size=256, bidirectional=True).total
+    1576960
+    """
+    cfg = configure(cell, framework, num_layers=num_layers, bidirectional=bidirectional,
+                    bias=bias, reset_after=reset_after, **sizes)
+    return _evaluate(cfg)
 
 
 def _name(template: str, tensor: str, k: int) -> str:
@@ -193,8 +229,9 @@ def _name(template: str, tensor: str, k: int) -> str:
     return re.sub(r"\{(t|k|k1|k_)\}", lambda m: values[m[1]], template)
 
 
-def _evaluate(data: dict[str, Any], framework: str, conv: dict[str, Any], env: dict[str, int],
-              config: dict[str, Any], layers: int, dirs: int, bias: bool) -> Count:
+def _evaluate(cfg: Config) -> Count:
+    data, framework, conv, env = cfg.data, cfg.framework, cfg.conv, cfg.env
+    config, layers, dirs, bias = cfg.config, cfg.layers, cfg.dirs, cfg.bias
     sym = data["input_symbol"]
     out_size = Poly.from_data(data["output_size"]).evaluate(env)
     specs = []

@@ -1,0 +1,188 @@
+"""Exact compute and memory for a configuration, from a cell's compiled form.
+
+Like :mod:`derive.counting`, this runs on the fast path: standard library and
+:mod:`derive.poly` only. The operations of one step were derived from the equations when
+the cell was compiled (:mod:`derive.costs`); a compute convention (``compute.toml``) says
+how much each kind of operation weighs, and the stack, batch and sequence length scale it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from derive.counting import Config, configure, count, positive_int
+from derive.errors import ConfigError
+from derive.poly import Poly
+
+KINDS = ("mac", "bias", "add", "mul", "act")
+DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
+BATCH, STEPS = "B", "T"
+
+
+@lru_cache(maxsize=1)
+def conventions() -> dict[str, dict[str, Any]]:
+    """The compute conventions of ``compute.toml``, by name, in file order."""
+    data = tomllib.loads((Path(__file__).parent / "compute.toml").read_text(encoding="utf-8"))
+    return data
+
+
+def compute_convention(name: str) -> dict[str, Any]:
+    conv = conventions().get(name)
+    if conv is None:
+        raise ConfigError(f"unknown compute convention '{name}'; conventions: "
+                          f"{', '.join(conventions())}")
+    return conv
+
+
+def _weight(conv: dict[str, Any], op: dict[str, Any]) -> int:
+    w = conv.get(op["kind"], 0)
+    if isinstance(w, dict):
+        w = w.get(op["operand"], w.get("*", 0))
+    return int(w)
+
+
+def step_poly(conv_ops: list[dict[str, Any]], compute: dict[str, Any], bias: bool,
+              kinds: tuple[str, ...] = KINDS) -> Poly:
+    """One step, one layer, one direction, one batch element, weighed by ``compute``."""
+    total = Poly()
+    for op in conv_ops:
+        if op["kind"] not in kinds or (op["kind"] == "bias" and not bias):
+            continue
+        w = _weight(compute, op)
+        if w:
+            total = total + Poly.const(w) * Poly.from_data(op["count"])
+    return total
+
+
+class Flops(NamedTuple):
+    cell: str
+    framework: str
+    convention: str
+    convention_title: str
+    summary: str
+    config: dict[str, Any]
+    total: int  # the whole sequence, batch and stack
+    per_step: int  # one time step of the whole stack and batch
+    by_kind: dict[str, int]  # weighed, whole sequence
+    step: Poly  # one step, layer 1, one direction, one batch element
+    input_symbol: str
+    output_size: Poly
+    stackable: bool
+    sizes: list[dict[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "framework": self.framework,
+                "convention": self.convention, "config": self.config, "total": self.total,
+                "per_step": self.per_step, "by_kind": self.by_kind,
+                "formula": formula_text(self)}
+
+
+def _scale(batch: Any, seq_len: Any) -> tuple[int, int]:
+    return positive_int("batch", batch), positive_int("seq_len", seq_len)
+
+
+def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
+          seq_len: int = 1, batch: int = 1, **options: Any) -> Flops:
+    """Operations of ``cell`` over a sequence, under a named compute convention.
+
+    >>> flops("lstm", "pytorch", "macs", input_size=10, hidden_size=20).total
+    2400
+    """
+    compute = compute_convention(convention)
+    cfg = configure(cell, framework, **options)
+    b, t = _scale(batch, seq_len)
+    ops = cfg.conv["ops"]
+    by_kind = {k: b * t * cfg.stacked(step_poly(ops, compute, cfg.bias, (k,))) for k in KINDS}
+    step = step_poly(ops, compute, cfg.bias)
+    per_step = b * cfg.stacked(step)
+    config = dict(cfg.config, batch=b, seq_len=t)
+    return Flops(cfg.data["cell"], framework, convention, compute.get("title", convention),
+                 compute.get("summary", ""), config, per_step * t, per_step, by_kind, step,
+                 cfg.data["input_symbol"], Poly.from_data(cfg.data["output_size"]),
+                 cfg.conv["stackable"], cfg.data["sizes"])
+
+
+def formula_text(f: Flops) -> str:
+    """B·T·D·(C(d) + (L − 1)·C(D·o)) printed with derive's printer (no SymPy)."""
+    from derive import printing
+
+    order = [s["symbol"] for s in f.sizes]
+    tree = printing.closed_form_tree(f.step, f.input_symbol, f.output_size, order, f.stackable)
+    tree = ("mul", [("sym", BATCH), ("sym", STEPS), tree])
+    names = {s["symbol"]: s["symbol"] for s in f.sizes} | {
+        k: k for k in ("L", "D", BATCH, STEPS)}
+    return printing.to_text(tree, names)
+
+
+class Memory(NamedTuple):
+    cell: str
+    framework: str
+    config: dict[str, Any]
+    dtype: str
+    parameters: int
+    weights: dict[str, int]  # bytes per dtype
+    state_values: int  # carried between steps, whole stack and batch
+    kept_per_step: int  # values kept for backprop per time step, whole stack and batch
+    state_terms: list[tuple[str, Poly]]
+    kept_terms: list[tuple[str, Poly, str]]
+
+    @property
+    def size(self) -> int:
+        return DTYPES[self.dtype]
+
+    @property
+    def state_bytes(self) -> int:
+        return self.state_values * self.size
+
+    @property
+    def kept_values(self) -> int:
+        return self.kept_per_step * int(self.config["seq_len"])
+
+    @property
+    def kept_bytes(self) -> int:
+        return self.kept_values * self.size
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "framework": self.framework, "config": self.config,
+                "dtype": self.dtype, "parameters": self.parameters,
+                "weights_bytes": self.weights, "state_values": self.state_values,
+                "state_bytes": self.state_bytes, "activations_per_step": self.kept_per_step,
+                "activations_values": self.kept_values, "activations_bytes": self.kept_bytes,
+                "assumptions": list(ASSUMPTIONS)}
+
+
+ASSUMPTIONS = (
+    "weights: parameters × bytes per value of the dtype (int8: the quantization scales "
+    "are not counted)",
+    "state: the states the equations read at t−1, per layer, direction and batch element",
+    "activations: a plain autograd evaluation of the equations keeps, per step, every "
+    "equation's result, and every function value and product operand inside an equation "
+    "that is not a variable; σ, tanh and relu differentiate from their outputs, so no "
+    "pre-activation is kept; the input sequence is not counted",
+)
+
+
+def memory(cell: str, framework: str = "equations", *, dtype: str = "fp32", seq_len: int = 1,
+           batch: int = 1, **options: Any) -> Memory:
+    """Bytes of the weights, the carried state and the activations kept for backprop."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype '{dtype}'; dtypes: {', '.join(DTYPES)}")
+    b, t = _scale(batch, seq_len)
+    cfg: Config = configure(cell, framework, **options)
+    params = count(cell, framework, **options).total
+    state_poly = Poly()
+    for s in cfg.conv["states"]:
+        state_poly = state_poly + Poly.from_data(s["size"])
+    kept_poly = Poly()
+    for k in cfg.conv["kept"]:
+        kept_poly = kept_poly + Poly.from_data(k["size"])
+    config = dict(cfg.config, batch=b, seq_len=t)
+    return Memory(cfg.data["cell"], framework, config, dtype, params,
+                  {name: params * size for name, size in DTYPES.items()},
+                  b * cfg.stacked(state_poly), b * cfg.stacked(kept_poly),
+                  [(s["name"], Poly.from_data(s["size"])) for s in cfg.conv["states"]],
+                  [(k["what"], Poly.from_data(k["size"]), k["reason"])
+                   for k in cfg.conv["kept"]])
