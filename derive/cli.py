@@ -30,20 +30,38 @@ def _parser() -> argparse.ArgumentParser:
     cells.add_argument("--json", action="store_true")
 
     c = sub.add_parser("count", help="parameters per tensor and in total")
-    c.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
-    c.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    c.add_argument("--input-size", metavar="N")
-    c.add_argument("--hidden-size", metavar="N")
-    c.add_argument("--proj-size", metavar="N", help="LSTM projection (PyTorch proj_size); "
-                   "selects the cell lstmp, 0 means none")
-    c.add_argument("--size", action="append", default=[], metavar="KEYWORD=N",
-                   help="any other size the cell declares, e.g. --size kernel_size=3")
-    c.add_argument("--num-layers", metavar="L", default="1")
-    c.add_argument("--bidirectional", action="store_true")
-    c.add_argument("--no-bias", action="store_true", help="drop every bias vector")
-    c.add_argument("--no-reset-after", action="store_true",
-                   help="Keras's name for the cell gru-reset-before")
+    _config_options(c)
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    fl = sub.add_parser("flops", help="compute over a sequence, under a named convention")
+    _config_options(fl)
+    fl.add_argument("--convention", "-c", default="flops",
+                    help="macs, flops, flops-products, a peer tool's (torchinfo, thop, ...), "
+                    "or 'all' (see derive flops --list)")
+    fl.add_argument("--seq-len", metavar="T", default="1")
+    fl.add_argument("--batch", metavar="B", default="1")
+    fl.add_argument("--json", action="store_true")
+
+    me = sub.add_parser("memory", help="bytes of weights, state and activations")
+    _config_options(me)
+    me.add_argument("--dtype", default="fp32", help="of the state and activations: fp32 "
+                    "(default), bf16, fp16, int8")
+    me.add_argument("--seq-len", metavar="T", default="1")
+    me.add_argument("--batch", metavar="B", default="1")
+    me.add_argument("--json", action="store_true")
+
+    so = sub.add_parser("solve", help="the largest hidden size within a parameter budget")
+    _config_options(so)
+    so.add_argument("--budget", metavar="N", required=True, help="the number of parameters")
+    so.add_argument("--for", dest="solve_for", default="hidden_size", metavar="KEYWORD",
+                    help="the size to solve for (default hidden_size)")
+    so.add_argument("--json", action="store_true")
+
+    ma = sub.add_parser("match", help="the hidden size of other cells at an equal count")
+    _config_options(ma)
+    ma.add_argument("--to", required=True, metavar="CELL[,CELL...]",
+                    help="one or several cells (comma-separated) to size")
+    ma.add_argument("--json", action="store_true")
 
     f = sub.add_parser("formula", help="the closed form, with L layers and D directions")
     f.add_argument("cell")
@@ -74,6 +92,39 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("--cells", metavar="DIR", help="also render the .cell files in DIR")
     site.add_argument("--out", metavar="DIR", default="site", help="default: site")
     return p
+
+
+def _config_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
+    c.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
+    c.add_argument("--input-size", metavar="N")
+    c.add_argument("--hidden-size", metavar="N")
+    c.add_argument("--proj-size", metavar="N", help="LSTM projection (PyTorch proj_size); "
+                   "selects the cell lstmp, 0 means none")
+    c.add_argument("--size", action="append", default=[], metavar="KEYWORD=N",
+                   help="any other size the cell declares, e.g. --size kernel_size=3")
+    c.add_argument("--num-layers", metavar="L", default="1")
+    c.add_argument("--bidirectional", action="store_true")
+    c.add_argument("--no-bias", action="store_true", help="drop every bias vector")
+    c.add_argument("--no-reset-after", action="store_true",
+                   help="Keras's name for the cell gru-reset-before")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration keywords of counting.configure, from the shared options."""
+    return dict(num_layers=args.num_layers, bidirectional=args.bidirectional,
+                bias=not args.no_bias, reset_after=False if args.no_reset_after else None,
+                **_sizes(args))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: tuple[str, ...]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+
+    return [line(header), *[line(r) for r in rows]]
 
 
 def _sizes(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,6 +173,111 @@ def cmd_count(args: argparse.Namespace) -> int:
     if result.upper_text and result.config.get("num_layers", 1) > 1:
         lines.append(f"each layer above the first (input D·output): {result.upper_text}")
     lines.append(f"total, L layers, D directions: {result.formula_text}")
+    print("\n".join(lines))
+    return 0
+
+
+def _config_line(config: dict[str, Any]) -> str:
+    return "config: " + " ".join(f"{k}={v}" for k, v in config.items())
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from derive.costing import KINDS, conventions, flops, formula_text, step_text
+
+    names = list(conventions()) if args.convention == "all" else [args.convention]
+    results = [flops(args.cell, args.framework, name, seq_len=args.seq_len, batch=args.batch,
+                     **_options(args)) for name in names]
+    if args.json:
+        out = [r.to_json() for r in results]
+        print(json.dumps(out if args.convention == "all" else out[0], ensure_ascii=False))
+        return 0
+    first = results[0]
+    lines = [f"{first.cell}, convention {first.framework}", _config_line(first.config), ""]
+    if args.convention == "all":
+        rows = [(r.convention, _group(r.total), r.summary) for r in results]
+        lines += _table(("compute convention", "total", "what it counts"), rows, {1})
+        print("\n".join(lines))
+        return 0
+    lines.append(f"{first.convention}: {first.summary}")
+    rows = [(k, _group(first.by_kind[k])) for k in KINDS if first.by_kind[k]]
+    rows.append(("total", _group(first.total)))
+    lines += _table(("operations", "count"), rows, {1})
+    lines += ["", f"per time step: {_group(first.per_step)}",
+              f"one step, layer 1, one direction, one batch element: {step_text(first)}",
+              f"total: {formula_text(first)}"]
+    print("\n".join(lines))
+    return 0
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{_group(n)} bytes ({n / size:.2f} {unit})"
+    return f"{_group(n)} bytes"
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from derive.costing import ASSUMPTIONS, memory
+
+    m = memory(args.cell, args.framework, dtype=args.dtype, seq_len=args.seq_len,
+               batch=args.batch, **_options(args))
+    if args.json:
+        print(json.dumps(m.to_json(), ensure_ascii=False))
+        return 0
+    lines = [f"{m.cell}, convention {m.framework}", _config_line(m.config), "",
+             f"weights: {_group(m.parameters)} parameters"]
+    lines += ["  " + r for r in _table(("dtype", "bytes"), [(k, _bytes(v))
+                                                           for k, v in m.weights.items()], set())]
+    states = " + ".join(f"{n} ({s})" for n, s in m.state_terms)
+    lines += ["", f"recurrent state carried between steps ({states} per layer, direction and "
+              f"batch element): {_group(m.state_values)} values, {_bytes(m.state_bytes)} "
+              f"in {m.dtype}",
+              f"activations kept for backprop: {_group(m.kept_per_step)} values per time step, "
+              f"{_group(m.kept_values)} for the sequence, {_bytes(m.kept_bytes)} in {m.dtype}",
+              "  per step, layer, direction and batch element: "
+              + ", ".join(f"{w} ({s})" for w, s, _ in m.kept_terms),
+              "", "assumptions:"] + [f"  - {a}" for a in ASSUMPTIONS]
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from derive.budget import solve
+
+    opts = _options(args)
+    r = solve(args.cell, args.framework, budget=args.budget, solve_for=args.solve_for, **opts)
+    if args.json:
+        print(json.dumps(r.to_json(), ensure_ascii=False))
+        return 0
+    sym = args.solve_for
+    fixed = {k: v for k, v in r.config.items() if k != sym}
+    print("\n".join([
+        f"{r.cell}, convention {r.framework}, budget {_group(r.budget)} parameters",
+        _config_line(fixed), "",
+        f"count as a function of {sym}: {r.polynomial}",
+        f"count = budget at {sym} = {r.root}",
+        f"largest {sym} that fits: {r.value} ({_group(r.total)} parameters, slack "
+        f"{_group(r.slack)})",
+        f"{sym} = {r.value + 1} would need {_group(r.next_total)}"]))
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from derive.budget import match
+
+    opts = _options(args)
+    opts.pop("reset_after")
+    others = [c.strip() for c in args.to.split(",") if c.strip()]
+    target, rows = match(args.cell, others, args.framework, **opts)
+    if args.json:
+        print(json.dumps({"cell": args.cell, "framework": args.framework, "count": target,
+                          "matches": [m.to_json() for m in rows]}, ensure_ascii=False))
+        return 0
+    lines = [f"{args.cell}, convention {args.framework}: {_group(target)} parameters",
+             _config_line({k: v for k, v in opts.items() if v is not None}), ""]
+    lines += _table(("cell", "hidden_size", "count", "difference"),
+                    [(m.cell, str(m.value), _group(m.total), f"{m.difference:+,}")
+                     for m in rows], {1, 2, 3})
     print("\n".join(lines))
     return 0
 
@@ -207,7 +363,8 @@ def cmd_bib(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"count": cmd_count, "formula": cmd_formula, "cells": cmd_cells,
+COMMANDS = {"count": cmd_count, "flops": cmd_flops, "memory": cmd_memory,
+            "solve": cmd_solve, "match": cmd_match, "formula": cmd_formula, "cells": cmd_cells,
             "shapes": cmd_shapes, "latex": cmd_latex, "bib": cmd_bib, "site": cmd_site}
 
 

@@ -105,6 +105,18 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
                  cfg.conv["stackable"], cfg.data["sizes"])
 
 
+def _names(f: Flops) -> dict[str, str]:
+    return {s["symbol"]: s["symbol"] for s in f.sizes} | {k: k for k in ("L", "D", BATCH, STEPS)}
+
+
+def step_text(f: Flops) -> str:
+    """One step, layer 1, one direction, one batch element, factored."""
+    from derive import printing
+
+    return printing.to_text(printing.poly_tree(f.step, [s["symbol"] for s in f.sizes]),
+                            _names(f))
+
+
 def formula_text(f: Flops) -> str:
     """B·T·D·(C(d) + (L − 1)·C(D·o)) printed with derive's printer (no SymPy)."""
     from derive import printing
@@ -112,9 +124,7 @@ def formula_text(f: Flops) -> str:
     order = [s["symbol"] for s in f.sizes]
     tree = printing.closed_form_tree(f.step, f.input_symbol, f.output_size, order, f.stackable)
     tree = ("mul", [("sym", BATCH), ("sym", STEPS), tree])
-    names = {s["symbol"]: s["symbol"] for s in f.sizes} | {
-        k: k for k in ("L", "D", BATCH, STEPS)}
-    return printing.to_text(tree, names)
+    return printing.to_text(tree, _names(f))
 
 
 class Memory(NamedTuple):

@@ -1,0 +1,162 @@
+"""Counts → sizes: the largest hidden size within a parameter budget, and matched sizing.
+
+The total count of a stack is a polynomial in the size solved for (the other sizes, L and
+D bound). SymPy solves ``total(h) = N`` exactly; the integer answer is the floor of the
+largest real root, then checked (and if need be corrected) with exact integer arithmetic,
+and finally recounted by :func:`derive.counting.count` through the stored tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from derive.counting import count, load, positive_int
+from derive.errors import ConfigError
+from derive.poly import Poly
+
+
+class Solution(NamedTuple):
+    cell: str
+    framework: str
+    keyword: str  # the size solved for, e.g. hidden_size
+    budget: int
+    value: int  # the largest size whose count fits
+    total: int  # the count at value
+    next_total: int  # the count at value + 1 (> budget)
+    root: str  # the exact real root of total(x) = budget, as text
+    polynomial: str  # total(x) with the other sizes bound
+    config: dict[str, Any]
+
+    @property
+    def slack(self) -> int:
+        return self.budget - self.total
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "framework": self.framework, "solve_for": self.keyword,
+                "budget": self.budget, "value": self.value, "total": self.total,
+                "slack": self.slack, "next_total": self.next_total, "root": self.root,
+                "polynomial": self.polynomial, "config": self.config}
+
+
+def _stack_poly(data: dict[str, Any], framework: str, bias: bool, layers: int,
+                dirs: int) -> Poly:
+    """The total count of the stack as a polynomial in the cell's size symbols."""
+    from derive.counting import convention
+
+    conv = convention(data, framework)
+    per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
+    sym = data["input_symbol"]
+    out = Poly.from_data(data["output_size"])
+    upper = per_layer.subs(sym, Poly.const(dirs) * out)
+    return Poly.const(dirs) * (per_layer + Poly.const(layers - 1) * upper)
+
+
+def _univariate(data: dict[str, Any], framework: str, keyword: str, options: dict[str, Any],
+                sizes: dict[str, Any]) -> tuple[Poly, str]:
+    by_keyword = {s["keyword"]: s["symbol"] for s in data["sizes"]}
+    if keyword not in by_keyword:
+        raise ConfigError(f"cell {data['cell']} has no size {keyword} to solve for (its sizes: "
+                          f"{', '.join(by_keyword)})")
+    layers = positive_int("num_layers", options.get("num_layers", 1))
+    dirs = 2 if options.get("bidirectional") else 1
+    poly = _stack_poly(data, framework, options.get("bias", True), layers, dirs)
+    for key, sym in by_keyword.items():
+        if key == keyword:
+            continue
+        if sizes.get(key) is None:
+            raise ConfigError(f"cell {data['cell']} needs {key} "
+                              f"(--{key.replace('_', '-')}) to solve for {keyword}")
+        poly = poly.subs(sym, Poly.const(positive_int(key, sizes[key])))
+    return poly, by_keyword[keyword]
+
+
+def _largest_fitting(poly: Poly, sym: str, budget: int) -> tuple[int, str]:
+    """The largest x ≥ 0 with poly(x) ≤ budget (poly increasing for x ≥ 1), and the root."""
+    import sympy
+
+    from derive.closedform import symbol, to_sympy
+
+    x = sympy.Symbol(sym, real=True)  # not integer: the root seldom is
+    expr = to_sympy(poly).subs(symbol(sym), x)
+    roots = [r for r in sympy.solve(sympy.Eq(expr, budget), x) if r.is_real]
+    root = max(roots, key=lambda r: sympy.N(r, 50)) if roots else sympy.Integer(0)
+    guess = max(int(sympy.floor(root)), 0)
+
+    def at(v: int) -> int:
+        return poly.evaluate({sym: v})
+
+    while at(guess + 1) <= budget:  # exact integer checks around SymPy's root
+        guess += 1
+    while guess > 0 and at(guess) > budget:
+        guess -= 1
+    return guess, f"{sympy.sstr(root)} ≈ {sympy.N(root, 12)}"
+
+
+def solve(cell: str, framework: str = "equations", *, budget: Any,
+          solve_for: str = "hidden_size", num_layers: int = 1, bidirectional: bool = False,
+          bias: bool = True, reset_after: bool | None = None, **sizes: Any) -> Solution:
+    """The largest ``solve_for`` whose parameter count fits ``budget``.
+
+    >>> solve("lstm", "pytorch", budget=1_000_000, input_size=512).value
+    305
+    """
+    n = positive_int("budget", budget)
+    options = dict(num_layers=num_layers, bidirectional=bidirectional, bias=bias)
+    data, _ = load(cell, {**{k: positive_int(k, v, allow_zero=True) for k, v in sizes.items()
+                             if v is not None}, "reset_after": reset_after})
+    poly, sym = _univariate(data, framework, solve_for, options, sizes)
+    value, root = _largest_fitting(poly, sym, n)
+    if value < 1:
+        need = poly.evaluate({sym: 1})
+        raise ConfigError(f"a budget of {n:,} parameters is too small for {data['cell']} "
+                          f"({framework}): {solve_for}=1 already needs {need:,}")
+    fixed = {**sizes, solve_for: value}
+    recount = count(cell, framework, reset_after=reset_after, **options, **fixed)
+    assert recount.total == poly.evaluate({sym: value}), "stack polynomial != tensor count"
+    return Solution(data["cell"], framework, solve_for, n, value, recount.total,
+                    poly.evaluate({sym: value + 1}), root, _text(poly, data), recount.config)
+
+
+def _text(poly: Poly, data: dict[str, Any]) -> str:
+    from derive import printing
+
+    order = [s["symbol"] for s in data["sizes"]]
+    return printing.to_text(printing.poly_tree(poly, order), {s: s for s in order})
+
+
+class Match(NamedTuple):
+    cell: str
+    target: int  # the count to match
+    value: int  # the hidden size of ``cell`` whose count is closest
+    total: int
+
+    @property
+    def difference(self) -> int:
+        return self.total - self.target
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "target": self.target, "hidden_size": self.value,
+                "total": self.total, "difference": self.difference}
+
+
+def match(cell: str, to: list[str], framework: str = "equations", *,
+          solve_for: str = "hidden_size", num_layers: int = 1, bidirectional: bool = False,
+          bias: bool = True, **sizes: Any) -> tuple[int, list[Match]]:
+    """For each cell of ``to``, the ``solve_for`` whose count is closest to ``cell``'s.
+
+    Ties go to the smaller size. Returns ``cell``'s count and one :class:`Match` per cell.
+    """
+    options = dict(num_layers=num_layers, bidirectional=bidirectional, bias=bias)
+    target = count(cell, framework, **options, **sizes).total
+    out = []
+    for other in to:
+        data, _ = load(other, {})
+        declared = {s["keyword"] for s in data["sizes"]}
+        theirs = {k: v for k, v in sizes.items() if k in declared and k != solve_for}
+        poly, sym = _univariate(data, framework, solve_for, options, theirs)
+        below, _ = _largest_fitting(poly, sym, target)
+        candidates = [v for v in (below, below + 1) if v >= 1]
+        best = min(candidates, key=lambda v: (abs(poly.evaluate({sym: v}) - target), v))
+        total = count(other, framework, **options, **theirs, **{solve_for: best}).total
+        out.append(Match(data["cell"], target, best, total))
+    return target, out
