@@ -17,7 +17,7 @@ from derive.counting import Config, configure, count, positive_int
 from derive.errors import ConfigError
 from derive.poly import Poly
 
-KINDS = ("mac", "bias", "add", "mul", "act")
+KINDS = ("mac", "dot", "bias", "add", "mul", "act")
 DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 BATCH, STEPS = "B", "T"
 
@@ -31,6 +31,8 @@ def conventions() -> dict[str, dict[str, Any]]:
 
 def compute_convention(name: str) -> dict[str, Any]:
     conv = conventions().get(name)
+    if conv is not None and "same_as" in conv:
+        conv = {**conventions()[conv["same_as"]], **conv}
     if conv is None:
         raise ConfigError(f"unknown compute convention '{name}'; conventions: "
                           f"{', '.join(conventions())}")
@@ -38,6 +40,9 @@ def compute_convention(name: str) -> dict[str, Any]:
 
 
 def _weight(conv: dict[str, Any], op: dict[str, Any]) -> int:
+    terms = conv.get("terms", {})
+    if op["term"] in terms:  # a peer's own weight for one term, stated in compute.toml
+        return int(terms[op["term"]])
     w = conv.get(op["kind"], 0)
     if isinstance(w, dict):
         w = w.get(op["operand"], w.get("*", 0))

@@ -21,9 +21,10 @@ from derive.infer import Derivation
 from derive.model import Call, Concat, Equation, Hadamard, MatMul, Node, Num, Sum, Var
 from derive.poly import Poly
 
-KINDS = ("mac", "bias", "add", "mul", "act")
+KINDS = ("mac", "dot", "bias", "add", "mul", "act")
 KIND_TITLES = {
     "mac": "multiply-accumulates of matrix-vector products",
+    "dot": "dot products in them (one per row: n multiplies need n − 1 additions)",
     "bias": "additions of a bias vector",
     "add": "other additions and subtractions",
     "mul": "elementwise (Hadamard) and scalar multiplications",
@@ -38,7 +39,7 @@ class Op:
     ``operand`` says, for a product, what the matrix multiplies: ``input`` (the layer's
     input), ``recurrent`` (a state at t−1), ``intermediate`` (a value of this step, e.g. the
     projection's m_t) or ``mixed`` (a concatenation of several); for ``act`` it is the
-    function's name.
+    function's name; for ``add``, ``constant`` marks a scalar added to a vector (1 − z_t).
     """
 
     kind: str
@@ -130,7 +131,9 @@ class _Costing:
                     and self.params[left.name].kind == "matrix":
                 rows, cols = self.params[left.name].shape
                 self.walk(node.right, eq)
-                self.add("mac", rows * cols, eq, node, self.operand(node.right), left.name)
+                operand = self.operand(node.right)
+                self.add("mac", rows * cols, eq, node, operand, left.name)
+                self.add("dot", rows, eq, node, operand, left.name)
                 return
             self.walk(left, eq)
             self.walk(node.right, eq)
@@ -153,12 +156,16 @@ class _Costing:
             assert n is not None
             biases = [t for t in node.terms if isinstance(t, Var) and t.name in self.params
                       and self.params[t.name].role == "bias"]
+            constants = [t for t in node.terms if isinstance(t, Num)]
             adds = len(node.terms) - 1
             with_bias = min(len(biases), adds)
             for b in biases[:with_bias]:
                 assert isinstance(b, Var)
                 self.add("bias", n, eq, b, "", b.name)
-            self.add("add", Poly.const(adds - with_bias) * n, eq, node)
+            with_constant = min(len(constants), adds - with_bias)
+            for _ in range(with_constant):  # 1 − z_t: a scalar broadcast over a vector
+                self.add("add", n, eq, node, "constant")
+            self.add("add", Poly.const(adds - with_bias - with_constant) * n, eq, node)
             return
         if isinstance(node, Call):
             assert node.arg is not None
