@@ -105,10 +105,12 @@ def test_bad_input_is_one_message_and_status_2(args: list[str]) -> None:
 
 
 def test_count_path_imports_neither_sympy_nor_the_parser() -> None:
-    """Warm cache: `derive count` must not pay for SymPy (~0.4 s) or Lark."""
+    """Warm cache: `derive count`, `flops` and `memory` must not pay for SymPy or Lark."""
     code = ("import sys; from derive.cli import main; "
             "main(['count', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3']); "
-            "main(['count', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3']); "
+            "main(['flops', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3', "
+            "'-c', 'all']); "
+            "main(['memory', 'gru', '--input-size', '4', '--hidden-size', '3']); "
             "print(sorted(m for m in ('sympy', 'lark', 'numpy') if m in sys.modules))")
     run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
