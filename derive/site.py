@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from derive import cache, catalog
+from derive import cache, catalog, costing, jscode, plots
 from derive.conventions import gate_order
 from derive.counting import count
 from derive.errors import DeriveError
@@ -211,6 +211,54 @@ def _load(paths: list[Path]) -> list[tuple[Cell, Path]]:
     return out
 
 
+RECONCILE = [  # (title, cell, sizes): PyTorch modules the peer tests run
+    ("nn.LSTM(10, 20)", "lstm", {"input_size": 10, "hidden_size": 20}),
+    ("nn.LSTM(10, 20, proj_size=5)", "lstmp", {"input_size": 10, "hidden_size": 20,
+                                              "proj_size": 5}),
+    ("nn.GRU(10, 20)", "gru", {"input_size": 10, "hidden_size": 20}),
+    ("nn.RNN(10, 20)", "rnn", {"input_size": 10, "hidden_size": 20}),
+]
+
+
+def _weights_text(conv: dict[str, Any]) -> str:
+    parts = []
+    for kind in costing.KINDS:
+        w = conv.get(kind)
+        if isinstance(w, dict):
+            parts.append(f"{kind}: " + ", ".join(f"{k} ×{v}" for k, v in w.items()))
+        elif w:
+            parts.append(f"{kind} ×{w}")
+    for term, w in conv.get("terms", {}).items():
+        parts.append(f"the term {term} ×{w}")
+    return "; ".join(parts)
+
+
+def compute_context() -> dict[str, Any]:
+    """The compute conventions and each peer's number for a few PyTorch modules."""
+    conventions = []
+    for name in costing.conventions():
+        c = costing.compute_convention(name)
+        conventions.append({"name": name, "title": c.get("title", name),
+                            "summary": c.get("summary", ""), "tool": c.get("tool", ""),
+                            "bugs": c.get("bugs", []), "weights": _weights_text(c)})
+    reconciliation = []
+    for title, cell, sizes in RECONCILE:
+        data = cache.compiled(catalog.resolve(cell))
+        order = [s["symbol"] for s in data["sizes"]]
+        macs = costing.flops(cell, "pytorch", "macs", **sizes).step
+        rows = []
+        for c in conventions:
+            f = costing.flops(cell, "pytorch", c["name"], **sizes)
+            diff = f.step - macs
+            rows.append({"name": c["name"], "total": f"{f.total:,}",
+                         "step": _math(_poly_latex(f.step, order)),
+                         "diff": None if diff.is_zero else _math(_poly_latex(diff, order))})
+        reconciliation.append({"title": title, "rows": rows})
+    return {"conventions": conventions, "reconciliation": reconciliation,
+            "input_size": plots.INPUT, "params_svg": "assets/plots/params.svg",
+            "flops_svg": "assets/plots/flops.svg"}
+
+
 def build(out: Path = Path("site"), cells_dir: Path | None = None, quiet: bool = False) -> None:
     """Build the site into ``out``; ``cells_dir`` adds the user's ``*.cell`` files."""
     say: Callable[[str], None] = (lambda _: None) if quiet else (
@@ -273,9 +321,19 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
 
     pages["questions.md"] = env.get_template("questions.md.j2").render(**questions_context())
     pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=contexts)
+    compiled = [dict(cache.compiled(Path(c["path"])), path=c["path"]) for c in contexts]
+    (docs / "assets" / "calc-data.js").write_text(jscode.module(compiled), encoding="utf-8")
+    (docs / "assets" / "plots").mkdir()
+    (docs / "assets" / "plots" / "params.svg").write_text(plots.line_plot(
+        plots.series(compiled, "params"), "parameters", "Parameters of one layer"),
+        encoding="utf-8")
+    (docs / "assets" / "plots" / "flops.svg").write_text(plots.line_plot(
+        plots.series(compiled, "flops"), "FLOPs per step (convention flops)",
+        "Compute of one step, one layer"), encoding="utf-8")
+    pages["compute.md"] = env.get_template("compute.md.j2").render(**compute_context())
     for name, text in pages.items():
         (docs / name).write_text(text, encoding="utf-8")
-    nav = ["index.md", "questions.md", "conventions.md"] + \
+    nav = ["index.md", "questions.md", "conventions.md", "compute.md"] + \
         [f"cells/{c['name']}.md" for c in contexts]
     (docs / ".nav").write_text("\n".join(nav), encoding="utf-8")
 
@@ -293,7 +351,8 @@ def _mkdocs(docs: Path, site_dir: Path) -> None:
     nav_names = (docs / ".nav").read_text(encoding="utf-8").splitlines()
     (docs / ".nav").unlink()
     nav: list[Any] = [{"Overview": nav_names[0]}, {"Questions": nav_names[1]},
-                      {"Conventions": nav_names[2]}, {"Cells": nav_names[3:]}]
+                      {"Conventions": nav_names[2]}, {"Compute": nav_names[3]},
+                      {"Cells": nav_names[4:]}]
     config = load_config(config_file=str(templates_dir() / "mkdocs.yml"), docs_dir=str(docs),
                          site_dir=str(site_dir), strict=True, nav=nav)
     try:

@@ -1,0 +1,117 @@
+"""Exports: the calculator's formulas as JavaScript over BigInt, printed by SymPy.
+
+SymPy's ``JavascriptCodePrinter`` prints the closed forms; this subclass makes every
+integer a BigInt literal (``4n``) and every power ``**``, so that counts stay exact past
+2^53 in the browser. Sizes are read from an object ``s`` (``s["h"]``). Nothing here is
+hand-written per cell: the expressions are the same closed forms the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sympy
+from sympy.printing.jscode import JavascriptCodePrinter
+
+from derive import costing
+from derive.closedform import closed_form, symbol, to_sympy
+from derive.poly import Poly
+
+
+class BigIntPrinter(JavascriptCodePrinter):
+    def _print_Integer(self, expr: Any) -> str:
+        return f"{int(expr)}n"
+
+    _print_One = _print_Integer
+    _print_Zero = _print_Integer
+    _print_NegativeOne = _print_Integer
+
+    def _print_Symbol(self, expr: Any) -> str:
+        return f"s[{json.dumps(expr.name)}]"
+
+    def _print_Pow(self, expr: Any) -> str:
+        base, exp = expr.as_base_exp()
+        if not (exp.is_Integer and exp > 0):
+            raise ValueError(f"not a polynomial power: {expr}")
+        return f"({self._print(base)} ** {int(exp)}n)"
+
+    def _print_Rational(self, expr: Any) -> str:
+        raise ValueError(f"counts are integers; got the fraction {expr}")
+
+
+def js(expr: Any) -> str:
+    """One BigInt expression of the sizes ``s``: a function body."""
+    return BigIntPrinter().doprint(sympy.sympify(expr) if isinstance(expr, int) else expr)
+
+
+def fn(expr: Any) -> str:
+    return f"(s) => {js(expr)}"
+
+
+def poly_fn(poly: Poly) -> str:
+    return fn(to_sympy(poly))
+
+
+def stack_fn(per_layer: Poly, data: dict[str, Any], stackable: bool, *factors: str) -> str:
+    """D·(P(d) + (L − 1)·P(D·o)), times the symbols ``factors`` (B, T), as a JS function."""
+    expr = closed_form(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
+                       stackable)
+    for f in factors:
+        expr = expr * symbol(f)
+    return fn(expr)
+
+
+def cell_module(data: dict[str, Any]) -> str:
+    """``DERIVE_CALC[cell] = {...}``: everything the calculator evaluates, for one cell."""
+    out = Poly.from_data(data["output_size"])
+    convs = []
+    for name, conv in data["conventions"].items():
+        stackable = conv["stackable"]
+        fields = [f"title: {json.dumps(conv['title'], ensure_ascii=False)}",
+                  f"stackable: {json.dumps(stackable)}",
+                  f"directionAxis: {json.dumps(conv['direction_axis'])}",
+                  f"names: {json.dumps(conv['names'])}",
+                  f"namesBidirectional: {json.dumps(conv['names_bidirectional'])}"]
+        req = [f"{{left: {poly_fn(Poly.from_data(r['left']))}, op: {json.dumps(r['op'])}, "
+               f"right: {poly_fn(Poly.from_data(r['right']))}, "
+               f"message: {json.dumps(r['message'], ensure_ascii=False)}}}"
+               for r in conv["requires"]]
+        fields.append(f"requires: [{', '.join(req)}]")
+        for key, bias in (("bias", True), ("noBias", False)):
+            per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
+            tensors = []
+            for t in conv["tensors"]:
+                shape = t["shape"] if bias else t["shape_no_bias"]
+                if shape is None:
+                    continue
+                dims = ", ".join(poly_fn(Poly.from_data(dim)) for dim in shape)
+                tensors.append(f"{{name: {json.dumps(t['name'])}, dims: [{dims}]}}")
+            flops = []
+            for cname in costing.conventions():
+                step = costing.step_poly(conv["ops"], costing.compute_convention(cname), bias)
+                flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, stackable, 'B', 'T')}")
+            fields.append(f"{key}: {{total: {stack_fn(per_layer, data, stackable)}, "
+                          f"tensors: [{', '.join(tensors)}], flops: {{{', '.join(flops)}}}}}")
+        state = sum((Poly.from_data(s["size"]) for s in conv["states"]), Poly())
+        kept = sum((Poly.from_data(k["size"]) for k in conv["kept"]), Poly())
+        fields.append(f"state: {stack_fn(state, data, stackable, 'B')}")
+        fields.append(f"kept: {stack_fn(kept, data, stackable, 'B', 'T')}")
+        convs.append(f"{json.dumps(name)}: {{{', '.join(fields)}}}")
+    sizes = json.dumps([{"symbol": s["symbol"], "keyword": s["keyword"],
+                         "description": s["description"]} for s in data["sizes"]],
+                       ensure_ascii=False)
+    return (f"DERIVE_CALC[{json.dumps(data['cell'])}] = {{sizes: {sizes}, "
+            f"input: {json.dumps(data['input_symbol'])}, output: {poly_fn(out)}, "
+            f"conventions: {{{', '.join(convs)}}}}};\n")
+
+
+def module(datas: list[dict[str, Any]]) -> str:
+    compute = {name: {"title": c.get("title", name), "summary": c.get("summary", "")}
+               for name, c in costing.conventions().items()}
+    head = ("// Generated by derive from the cells' closed forms (SymPy's JavaScript printer,\n"
+            "// BigInt literals). Do not edit.\n"
+            "var DERIVE_CALC = {};\n"
+            f"var DERIVE_COMPUTE = {json.dumps(compute, ensure_ascii=False)};\n"
+            f"var DERIVE_DTYPES = {json.dumps(costing.DTYPES)};\n")
+    return head + "".join(cell_module(d) for d in datas)
