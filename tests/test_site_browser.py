@@ -38,7 +38,7 @@ LOCAL_SCHEMES = {"data", "blob", "about", "file"}
 SETUP_HINT = ("run scripts/install-test-tools.sh and install the test extra "
               "(pip install -e '.[test]')")
 
-CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html",
+CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html", "compute.html",
                   *(f"cells/{name}.html" for name in derive.cells())]
 
 # LaTeX that leaked into prose instead of being converted: a backslash command, or display or
@@ -410,8 +410,85 @@ def test_search_finds_the_peephole_cell(browser: Browser, site: Path, base_url: 
     assert not visit.external, "\n".join(visit.problems())
 
 
+def _calc_configs() -> list[tuple[str, str, dict[str, Any]]]:
+    """20 seeded configurations over the catalog's cells and conventions, one beyond 2^53."""
+    import random
+
+    from derive.counting import load
+
+    rng = random.Random(53)
+    out = []
+    for i in range(20):
+        cell = rng.choice(["lstm", "gru", "rnn", "lstmp", "lstm-peephole", "cifg",
+                           "gru-reset-before"])
+        data, _ = load(cell, {})
+        framework = rng.choice(list(data["conventions"]))
+        stackable = data["conventions"][framework]["stackable"]
+        h = rng.randint(2, 3000) if i else 2**40 + 7  # the first one: counts far past 2^53
+        sizes = {"input_size": rng.randint(1, 3000), "hidden_size": h}
+        if cell == "lstmp":
+            sizes["proj_size"] = rng.randint(1, h - 1)
+        out.append((cell, framework, {
+            **sizes, "num_layers": rng.randint(1, 4) if stackable else 1,
+            "bidirectional": stackable and rng.random() < 0.5, "bias": rng.random() < 0.8,
+            "batch": rng.randint(1, 64), "seq_len": rng.randint(1, 500)}))
+    return out
+
+
+def test_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
+    """Type sizes into each cell page's calculator; read back what it computed."""
+    from derive.costing import flops, memory
+
+    configs = _calc_configs()
+    assert any(derive.count(c, f, **{k: v for k, v in o.items()
+                                     if k not in ("batch", "seq_len")}).total > 2**53
+               for c, f, o in configs)
+    context = new_context(browser)
+    page = context.new_page()
+    visit = watch(context, page, base_url)
+    mismatches = []
+    try:
+        for cell, framework, opts in configs:
+            page.goto(base_url + f"cells/{cell}.html", wait_until="networkidle")
+            calc = page.locator(".derive-calc")
+            calc.locator("select[name=framework]").select_option(framework)
+            for key in ("input_size", "hidden_size", "proj_size", "num_layers", "batch",
+                        "seq_len"):
+                if key in opts and calc.locator(f"input[name={key}]").is_enabled():
+                    calc.locator(f"input[name={key}]").fill(str(opts[key]))
+            if opts["bidirectional"]:
+                calc.locator("input[name=bidirectional]").check()
+            calc.locator("input[name=bias]").set_checked(opts["bias"])
+            shape = {k: v for k, v in opts.items() if k not in ("batch", "seq_len")}
+            want = derive.count(cell, framework, **shape).total
+            got = calc.locator(".calc-total").get_attribute("data-value")
+            rows = calc.locator("table.calc-tensors tr").last.locator("td").all_text_contents()
+            flop_rows = {r.locator("td").first.text_content(): r.locator("td").nth(1)
+                         .text_content() for r in calc.locator("table.calc-flops tbody tr").all()}
+            mem = calc.locator("table.calc-memory tbody tr").nth(2).locator("td").nth(1)
+            want_flops = {n: f"{flops(cell, framework, n, seq_len=opts['seq_len'], batch=opts['batch'], **shape).total:,}"  # noqa: E501
+                          for n in ("flops", "thop", "calflops")}
+            want_kept = memory(cell, framework, seq_len=opts["seq_len"], batch=opts["batch"],
+                               **shape).kept_values
+            if (got != str(want) or rows[-1].replace(",", "") != str(want)
+                    or any(flop_rows.get(n) != v for n, v in want_flops.items())
+                    or mem.text_content().replace(",", "") != str(want_kept)):
+                mismatches.append((cell, framework, opts, got, want, rows[-1], flop_rows,
+                                   want_flops, mem.text_content(), want_kept))
+        # an impossible size is reported, not computed
+        page.goto(base_url + "cells/lstmp.html", wait_until="networkidle")
+        page.locator(".derive-calc input[name=proj_size]").fill("999")
+        error = page.locator(".derive-calc .calc-error").text_content()
+    finally:
+        context.close()
+    assert not mismatches, mismatches
+    assert error == "proj_size has to be smaller than hidden_size"
+    assert not visit.problems(), "\n".join(visit.problems())
+
+
 @pytest.mark.parametrize(("page", "name"), [("index.html", "index.png"),
-                                            ("cells/lstm.html", "cell-lstm.png")])
+                                            ("cells/lstm.html", "cell-lstm.png"),
+                                            ("compute.html", "compute.png")])
 def test_screenshot(browser: Browser, site: Path, base_url: str, page: str, name: str) -> None:
     assert (site / page).is_file(), f"{page} was not built"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
