@@ -46,9 +46,13 @@ __all__ = [
     "UndeterminedError",
     "cells",
     "count",
+    "flops",
     "formula",
     "load_cell",
+    "match",
+    "memory",
     "shapes",
+    "solve",
 ]
 
 
@@ -61,6 +65,36 @@ def count(cell: str, framework: str = "equations", **config: Any) -> Count:
     from derive.counting import count as _count
 
     return _count(cell, framework, **config)
+
+
+def flops(cell: str, framework: str = "equations", convention: str = "flops",
+          **config: Any) -> Any:
+    """Operations over a sequence under a compute convention (``macs``, ``flops``,
+    ``torchinfo``, ``thop``, ...); also takes ``seq_len`` and ``batch``."""
+    from derive.costing import flops as _flops
+
+    return _flops(cell, framework, convention, **config)
+
+
+def memory(cell: str, framework: str = "equations", **config: Any) -> Any:
+    """Bytes of weights per dtype, the carried state and the activations kept for backprop."""
+    from derive.costing import memory as _memory
+
+    return _memory(cell, framework, **config)
+
+
+def solve(cell: str, framework: str = "equations", **config: Any) -> Any:
+    """The largest ``hidden_size`` (or ``solve_for``) whose count fits ``budget``."""
+    from derive.budget import solve as _solve
+
+    return _solve(cell, framework, **config)
+
+
+def match(cell: str, to: list[str], framework: str = "equations", **config: Any) -> Any:
+    """The hidden size of each cell of ``to`` whose count is closest to ``cell``'s."""
+    from derive.budget import match as _match
+
+    return _match(cell, to, framework, **config)
 
 
 def formula(cell: str, framework: str = "equations", bias: bool = True) -> Any:

@@ -131,3 +131,15 @@ def test_cache_is_invalidated_by_the_cell_text(tmp_path: Path) -> None:
     cell.write_text(src.replace("  o_t = σ(W_o [h_{t-1}, x_t] + b_o)\n",
                                 "  o_t = σ(W_o [h_{t-1}, x_t])\n"))
     assert derive.count(str(cell), input_size=3, hidden_size=5).total == 175
+
+
+def test_cache_key_covers_every_module_the_engine_runs() -> None:
+    """A change to any module compile_cell imports must invalidate the cached forms."""
+    from derive.cache import ENGINE
+
+    code = ("import sys, derive.compile, derive.parse; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('derive.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout.split()
+    modules = {m.split(".", 1)[1] + ".py" for m in out} - {"cache.py", "catalog.py"}
+    assert modules <= set(ENGINE), sorted(modules - set(ENGINE))
