@@ -232,10 +232,12 @@ def cmd_memory(args: argparse.Namespace) -> int:
     lines += ["", f"recurrent state carried between steps ({states} per layer, direction and "
               f"batch element): {_group(m.state_values)} values, {_bytes(m.state_bytes)} "
               f"in {m.dtype}",
+              f"  values: {m.state_formula}",
               f"activations kept for backprop: {_group(m.kept_per_step)} values per time step, "
               f"{_group(m.kept_values)} for the sequence, {_bytes(m.kept_bytes)} in {m.dtype}",
               "  per step, layer, direction and batch element: "
               + ", ".join(f"{w} ({s})" for w, s, _ in m.kept_terms),
+              f"  values: {m.kept_formula}",
               "", "assumptions:"] + [f"  - {a}" for a in ASSUMPTIONS]
     print("\n".join(lines))
     return 0

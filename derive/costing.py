@@ -122,14 +122,23 @@ def step_text(f: Flops) -> str:
                             _names(f))
 
 
-def formula_text(f: Flops) -> str:
-    """B·T·D·(C(d) + (L − 1)·C(D·o)) printed with derive's printer (no SymPy)."""
+def stack_text(per_layer: Poly, input_symbol: str, output_size: Poly, stackable: bool,
+               sizes: list[dict[str, str]], factors: tuple[str, ...]) -> str:
+    """factors·D·(P(d) + (L − 1)·P(D·o)) printed with derive's printer (no SymPy)."""
     from derive import printing
 
-    order = [s["symbol"] for s in f.sizes]
-    tree = printing.closed_form_tree(f.step, f.input_symbol, f.output_size, order, f.stackable)
-    tree = ("mul", [("sym", BATCH), ("sym", STEPS), tree])
-    return printing.to_text(tree, _names(f))
+    order = [s["symbol"] for s in sizes]
+    tree = printing.closed_form_tree(per_layer, input_symbol, output_size, order, stackable)
+    if factors:
+        tree = ("mul", [*(("sym", f) for f in factors), tree])
+    names = {s["symbol"]: s["symbol"] for s in sizes} | {k: k for k in ("L", "D", *factors)}
+    return printing.to_text(tree, names)
+
+
+def formula_text(f: Flops) -> str:
+    """B·T·D·(C(d) + (L − 1)·C(D·o))."""
+    return stack_text(f.step, f.input_symbol, f.output_size, f.stackable, f.sizes,
+                      (BATCH, STEPS))
 
 
 class Memory(NamedTuple):
@@ -143,6 +152,8 @@ class Memory(NamedTuple):
     kept_per_step: int  # values kept for backprop per time step, whole stack and batch
     state_terms: list[tuple[str, Poly]]
     kept_terms: list[tuple[str, Poly, str]]
+    state_formula: str  # values, B·D·(S + (L − 1)·S)
+    kept_formula: str  # values over the sequence, B·T·D·(K(d) + (L − 1)·K(D·o))
 
     @property
     def size(self) -> int:
@@ -164,7 +175,9 @@ class Memory(NamedTuple):
         return {"cell": self.cell, "framework": self.framework, "config": self.config,
                 "dtype": self.dtype, "parameters": self.parameters,
                 "weights_bytes": self.weights, "state_values": self.state_values,
-                "state_bytes": self.state_bytes, "activations_per_step": self.kept_per_step,
+                "state_bytes": self.state_bytes, "state_formula": self.state_formula,
+                "activations_per_step": self.kept_per_step,
+                "activations_formula": self.kept_formula,
                 "activations_values": self.kept_values, "activations_bytes": self.kept_bytes,
                 "assumptions": list(ASSUMPTIONS)}
 
@@ -195,9 +208,14 @@ def memory(cell: str, framework: str = "equations", *, dtype: str = "fp32", seq_
     for k in cfg.conv["kept"]:
         kept_poly = kept_poly + Poly.from_data(k["size"])
     config = dict(cfg.config, batch=b, seq_len=t)
+    data = cfg.data
+    args = (data["input_symbol"], Poly.from_data(data["output_size"]), cfg.conv["stackable"],
+            data["sizes"])
     return Memory(cfg.data["cell"], framework, config, dtype, params,
                   {name: params * size for name, size in DTYPES.items()},
                   b * cfg.stacked(state_poly), b * cfg.stacked(kept_poly),
                   [(s["name"], Poly.from_data(s["size"])) for s in cfg.conv["states"]],
                   [(k["what"], Poly.from_data(k["size"]), k["reason"])
-                   for k in cfg.conv["kept"]])
+                   for k in cfg.conv["kept"]],
+                  stack_text(state_poly, *args, (BATCH,)),
+                  stack_text(kept_poly, *args, (BATCH, STEPS)))

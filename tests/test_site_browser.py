@@ -470,6 +470,13 @@ def test_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
                           for n in ("flops", "thop", "calflops")}
             want_kept = memory(cell, framework, seq_len=opts["seq_len"], batch=opts["batch"],
                                **shape).kept_values
+            for row in calc.locator("table.calc-conventions tbody tr").all():
+                other, _title, shown = row.locator("td").all_text_contents()
+                single = other.endswith("-cell") and (shape["num_layers"] > 1
+                                                      or shape["bidirectional"])
+                expect = "—" if single else str(derive.count(cell, other, **shape).total)
+                if shown.split(" ")[0].replace(",", "") != expect:
+                    mismatches.append((cell, other, shape, shown, expect))
             if (got != str(want) or rows[-1].replace(",", "") != str(want)
                     or any(flop_rows.get(n) != v for n, v in want_flops.items())
                     or mem.text_content().replace(",", "") != str(want_kept)):

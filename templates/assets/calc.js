@@ -135,6 +135,20 @@
         }
         rows.push(["total", "", group(sum)]);
         out.appendChild(table(["tensor", "shape", "count"], rows, "calc-tensors"));
+        // the same sizes under every convention of the cell
+        var every = Object.keys(cell.conventions).map(function (k) {
+          var c = cell.conventions[k];
+          var ok = c.requires.every(function (r) {
+            var a = r.left(s), b = r.right(s);
+            return { "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b }[r.op];
+          });
+          var single = !c.stackable && (s.L !== 1n || s.D !== 1n);
+          return [k, c.title, !ok ? "— (sizes it does not allow)"
+            : single ? "— (a single cell: one layer, one direction)"
+              : group((bias.checked ? c.bias : c.noBias).total(s))];
+        });
+        out.appendChild(el("h4", {}, "Parameters under each convention"));
+        out.appendChild(table(["convention", "", "parameters"], every, "calc-conventions"));
         var fl = Object.keys(DERIVE_COMPUTE).map(function (c) {
           return [c, group(part.flops[c](s)), DERIVE_COMPUTE[c].summary];
         });
