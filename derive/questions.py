@@ -6,6 +6,7 @@ from typing import Any
 
 from derive import cache, catalog
 from derive.conventions import gate_order
+from derive.costing import flops
 from derive.counting import count
 from derive.export import mathml, poly_latex, shape_latex
 from derive.infer import infer
@@ -101,4 +102,11 @@ def questions_context() -> dict[str, Any]:
         "peephole_onnx": fmt(count("lstm-peephole", "onnx", **small).total
                              - count("lstm", "onnx", **small).total),
         "h": _m(h_sym),
+        "compute": {name: fmt(flops("lstm", "pytorch", name, input_size=10,
+                                    hidden_size=20).total)
+                    for name in ("macs", "torchinfo", "thop", "ptflops", "calflops",
+                                 "flops")},
+        "seq": {"T": 100, "B": 32, "macs": fmt(flops("lstm", "pytorch", "macs", seq_len=100,
+                                                     batch=32, bidirectional=True,
+                                                     **seed).total)},
     }
