@@ -29,6 +29,19 @@ CASES = {
     "shapes-gru-pytorch.txt": ["shapes", "gru", "-f", "pytorch"],
     "shapes-lstm-peephole.txt": ["shapes", "lstm-peephole"],
     "formula-lstmp-pytorch.txt": ["formula", "lstmp", "-f", "pytorch"],
+    "flops-lstm-pytorch-all.txt": ["flops", "lstm", "-f", "pytorch", "--input-size", "10",
+                                   "--hidden-size", "20", "-c", "all"],
+    "flops-lstmp-pytorch-thop.txt": ["flops", "lstm", "-f", "pytorch", "--input-size", "80",
+                                     "--hidden-size", "1024", "--proj-size", "256",
+                                     "--num-layers", "2", "--seq-len", "100", "--batch", "16",
+                                     "-c", "thop"],
+    "memory-lstm-pytorch-seed.txt": ["memory", "lstm", "-f", "pytorch", "--input-size", "512",
+                                     "--hidden-size", "256", "--bidirectional", "--seq-len",
+                                     "100", "--batch", "32", "--dtype", "bf16"],
+    "solve-lstm-pytorch.txt": ["solve", "lstm", "-f", "pytorch", "--budget", "1000000",
+                               "--input-size", "512"],
+    "match-lstm-pytorch.txt": ["match", "lstm", "-f", "pytorch", "--to", "gru,rnn",
+                               "--input-size", "512", "--hidden-size", "256"],
 }
 
 
