@@ -194,8 +194,11 @@ def cmd_flops(args: argparse.Namespace) -> int:
     first = results[0]
     lines = [f"{first.cell}, convention {first.framework}", _config_line(first.config), ""]
     if args.convention == "all":
-        rows = [(r.convention, _group(r.total), r.summary) for r in results]
-        lines += _table(("compute convention", "total", "what it counts"), rows, {1})
+        rows = [(r.convention, _group(r.total),
+                 _group(r.printed) if r.printed != r.total else "", r.summary)
+                for r in results]
+        lines += _table(("compute convention", "total", "tool prints", "what it counts"), rows,
+                        {1, 2})
         print("\n".join(lines))
         return 0
     lines.append(f"{first.convention}: {first.summary}")
@@ -205,6 +208,10 @@ def cmd_flops(args: argparse.Namespace) -> int:
     lines += ["", f"per time step: {_group(first.per_step)}",
               f"one step, layer 1, one direction, one batch element: {step_text(first)}",
               f"total: {formula_text(first)}"]
+    if first.bugs:
+        lines += ["", f"what the tool prints: {_group(first.printed)}; its documented bugs:"]
+        lines += [f"  - {text}" + (f" ({delta:+,} here)" if delta else "")
+                  for text, delta in first.bugs]
     print("\n".join(lines))
     return 0
 

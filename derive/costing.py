@@ -32,7 +32,8 @@ def conventions() -> dict[str, dict[str, Any]]:
 def compute_convention(name: str) -> dict[str, Any]:
     conv = conventions().get(name)
     if conv is not None and "same_as" in conv:
-        conv = {**conventions()[conv["same_as"]], **conv}
+        base = conventions()[conv["same_as"]]
+        conv = {**base, **conv, "bug": [*base.get("bug", []), *conv.get("bug", [])]}
     if conv is None:
         raise ConfigError(f"unknown compute convention '{name}'; conventions: "
                           f"{', '.join(conventions())}")
@@ -73,6 +74,8 @@ class Flops(NamedTuple):
     per_step: int  # one time step of the whole stack and batch
     by_kind: dict[str, int]  # weighed, whole sequence
     step: Poly  # one step, layer 1, one direction, one batch element
+    printed: int  # what the tool prints: the total with its bugs (= total for derive's own)
+    bugs: list[tuple[str, int]]  # each documented bug and what it adds to the total
     input_symbol: str
     output_size: Poly
     stackable: bool
@@ -82,7 +85,8 @@ class Flops(NamedTuple):
         return {"cell": self.cell, "framework": self.framework,
                 "convention": self.convention, "config": self.config, "total": self.total,
                 "per_step": self.per_step, "by_kind": self.by_kind,
-                "formula": formula_text(self)}
+                "formula": formula_text(self), "tool_prints": self.printed,
+                "bugs": [{"bug": text, "adds": delta} for text, delta in self.bugs]}
 
 
 def _scale(batch: Any, seq_len: Any) -> tuple[int, int]:
@@ -104,8 +108,11 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
     step = step_poly(ops, compute, cfg.bias)
     per_step = b * cfg.stacked(step)
     config = dict(cfg.config, batch=b, seq_len=t)
+    bugs = [(bug["text"], b * t * cfg.stacked(step_poly(ops, bug, cfg.bias)))
+            for bug in compute.get("bug", [])]
     return Flops(cfg.data["cell"], framework, convention, compute.get("title", convention),
                  compute.get("summary", ""), config, per_step * t, per_step, by_kind, step,
+                 per_step * t + sum(delta for _, delta in bugs), bugs,
                  cfg.data["input_symbol"], Poly.from_data(cfg.data["output_size"]),
                  cfg.conv["stackable"], cfg.data["sizes"])
 

@@ -87,12 +87,20 @@ def cell_module(data: dict[str, Any]) -> str:
                     continue
                 dims = ", ".join(poly_fn(Poly.from_data(dim)) for dim in shape)
                 tensors.append(f"{{name: {json.dumps(t['name'])}, dims: [{dims}]}}")
-            flops = []
+            flops, printed = [], []
             for cname in costing.conventions():
-                step = costing.step_poly(conv["ops"], costing.compute_convention(cname), bias)
+                compute = costing.compute_convention(cname)
+                step = costing.step_poly(conv["ops"], compute, bias)
                 flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, stackable, 'B', 'T')}")
+                bug = Poly()
+                for b in compute.get("bug", []):
+                    bug = bug + costing.step_poly(conv["ops"], b, bias)
+                if not bug.is_zero:  # what the tool prints, its documented bugs included
+                    printed.append(f"{json.dumps(cname)}: "
+                                   f"{stack_fn(step + bug, data, stackable, 'B', 'T')}")
             fields.append(f"{key}: {{total: {stack_fn(per_layer, data, stackable)}, "
-                          f"tensors: [{', '.join(tensors)}], flops: {{{', '.join(flops)}}}}}")
+                          f"tensors: [{', '.join(tensors)}], flops: {{{', '.join(flops)}}}, "
+                          f"printed: {{{', '.join(printed)}}}}}")
         state = sum((Poly.from_data(s["size"]) for s in conv["states"]), Poly())
         kept = sum((Poly.from_data(k["size"]) for k in conv["kept"]), Poly())
         fields.append(f"state: {stack_fn(state, data, stackable, 'B')}")

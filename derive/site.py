@@ -240,21 +240,37 @@ def compute_context() -> dict[str, Any]:
         c = costing.compute_convention(name)
         conventions.append({"name": name, "title": c.get("title", name),
                             "summary": c.get("summary", ""), "tool": c.get("tool", ""),
-                            "bugs": c.get("bugs", []), "weights": _weights_text(c)})
+                            "bugs": [b["text"] for b in c.get("bug", [])],
+                            "weights": _weights_text(c)})
     reconciliation = []
     for title, cell, sizes in RECONCILE:
         data = cache.compiled(catalog.resolve(cell))
         order = [s["symbol"] for s in data["sizes"]]
         macs = costing.flops(cell, "pytorch", "macs", **sizes).step
+        ops = data["conventions"]["pytorch"]["ops"]
         rows = []
         for c in conventions:
             f = costing.flops(cell, "pytorch", c["name"], **sizes)
             diff = f.step - macs
+            bug = Poly()
+            for b in costing.compute_convention(c["name"]).get("bug", []):
+                bug = bug + costing.step_poly(ops, b, True)
             rows.append({"name": c["name"], "total": f"{f.total:,}",
+                         "printed": f"{f.printed:,}" if f.printed != f.total else "",
                          "step": _math(_poly_latex(f.step, order)),
-                         "diff": None if diff.is_zero else _math(_poly_latex(diff, order))})
+                         "diff": None if diff.is_zero else _math(_poly_latex(diff, order)),
+                         "bug": None if bug.is_zero else _math(_poly_latex(bug, order))})
         reconciliation.append({"title": title, "rows": rows})
+    seed = dict(RECONCILE[0][2])
+    printed: dict[int, list[str]] = {}
+    for c in conventions:
+        if c["tool"]:
+            printed.setdefault(costing.flops("lstm", "pytorch", c["name"], **seed).printed,
+                               []).append(c["name"])
+    shown = [f"{n:,} ({', '.join(names)})" for n, names in printed.items()]
     return {"conventions": conventions, "reconciliation": reconciliation,
+            "lstm_macs": f"{costing.flops('lstm', 'pytorch', 'macs', **seed).total:,}",
+            "lstm_printed": ", ".join(shown[:-1]) + " or " + shown[-1],
             "input_size": plots.INPUT, "params_svg": "assets/plots/params.svg",
             "flops_svg": "assets/plots/flops.svg"}
 

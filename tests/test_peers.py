@@ -57,11 +57,12 @@ def module(c: dict[str, Any]) -> nn.Module:
 
 
 def derived(c: dict[str, Any], convention: str, batch: int | None = None) -> int:
+    """What derive says the tool prints: its convention plus its documented bugs."""
     cell = {"LSTM": "lstm", "LSTMP": "lstm", "GRU": "gru"}.get(c["kind"], "rnn")
     return flops(cell, "pytorch", convention, seq_len=c["T"],
                  batch=c["B"] if batch is None else batch, input_size=c["d"],
                  hidden_size=c["h"], proj_size=c["p"] or None, num_layers=c["L"],
-                 bidirectional=c["D"] == 2, bias=c["bias"]).total
+                 bidirectional=c["D"] == 2, bias=c["bias"]).printed
 
 
 def inputs(c: dict[str, Any]) -> Any:
@@ -135,6 +136,19 @@ def test_field_notes_numbers() -> None:
                                                "deepspeed")}
     assert got == {"torchinfo": 2560, "thop": 2720, "ptflops": 2760, "calflops": 5000,
                    "deepspeed": 5000}
+
+
+def test_bugs_are_documented_not_copied() -> None:
+    """The conventions count the projection; what the tools print leaves it out."""
+    sizes = dict(input_size=10, hidden_size=20, proj_size=5)
+    for name in ("ptflops", "calflops"):
+        f = flops("lstm", "pytorch", name, **sizes)
+        (delta,) = [d for t, d in f.bugs if "W_hr" in t]
+        assert delta < 0 and f.printed < f.total
+    assert flops("lstm", "pytorch", "ptflops", **sizes).total == \
+        flops("lstm", "pytorch", "thop", **sizes).total  # same rules, without the bugs
+    g = flops("gru", "pytorch", "ptflops", input_size=10, hidden_size=20)
+    assert g.printed == g.total  # no bug touches the GRU
 
 
 def test_deepspeed_is_declared_as_calflops() -> None:

@@ -465,6 +465,8 @@ def test_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
             rows = calc.locator("table.calc-tensors tr").last.locator("td").all_text_contents()
             flop_rows = {r.locator("td").first.text_content(): r.locator("td").nth(1)
                          .text_content() for r in calc.locator("table.calc-flops tbody tr").all()}
+            printed = {r.locator("td").first.text_content(): r.locator("td").nth(2)
+                       .text_content() for r in calc.locator("table.calc-flops tbody tr").all()}
             mem = calc.locator("table.calc-memory tbody tr").nth(2).locator("td").nth(1)
             want_flops = {n: f"{flops(cell, framework, n, seq_len=opts['seq_len'], batch=opts['batch'], **shape).total:,}"  # noqa: E501
                           for n in ("flops", "thop", "calflops")}
@@ -477,6 +479,11 @@ def test_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
                 expect = "—" if single else str(derive.count(cell, other, **shape).total)
                 if shown.split(" ")[0].replace(",", "") != expect:
                     mismatches.append((cell, other, shape, shown, expect))
+            for n in ("ptflops", "calflops"):
+                f = flops(cell, framework, n, seq_len=opts["seq_len"], batch=opts["batch"],
+                          **shape)
+                if printed[n] != ("" if f.printed == f.total else f"{f.printed:,}"):
+                    mismatches.append((cell, framework, n, printed[n], f.printed))
             if (got != str(want) or rows[-1].replace(",", "") != str(want)
                     or any(flop_rows.get(n) != v for n, v in want_flops.items())
                     or mem.text_content().replace(",", "") != str(want_kept)):

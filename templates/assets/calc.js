@@ -150,10 +150,12 @@
         out.appendChild(el("h4", {}, "Parameters under each convention"));
         out.appendChild(table(["convention", "", "parameters"], every, "calc-conventions"));
         var fl = Object.keys(DERIVE_COMPUTE).map(function (c) {
-          return [c, group(part.flops[c](s)), DERIVE_COMPUTE[c].summary];
+          var mine = part.flops[c](s), theirs = part.printed[c] ? part.printed[c](s) : mine;
+          return [c, group(mine), theirs === mine ? "" : group(theirs), DERIVE_COMPUTE[c].summary];
         });
         out.appendChild(el("h4", {}, "Compute over the sequence (B·T steps)"));
-        out.appendChild(table(["convention", "total", "what it counts"], fl, "calc-flops"));
+        out.appendChild(table(["convention", "total", "the tool prints (bugs)", "what it counts"],
+          fl, "calc-flops"));
         var bytes = BigInt(DERIVE_DTYPES[dtype.value]);
         out.appendChild(el("h4", {}, "Memory (" + dtype.value + ")"));
         out.appendChild(table(["what", "values", "bytes"], [
