@@ -15,7 +15,7 @@ import sympy
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive import costing
-from derive.closedform import closed_form, symbol, to_sympy
+from derive.closedform import symbol, to_sympy
 from derive.poly import Poly
 
 
@@ -55,8 +55,12 @@ def poly_fn(poly: Poly) -> str:
 
 def stack_fn(per_layer: Poly, data: dict[str, Any], stackable: bool, *factors: str) -> str:
     """D·(P(d) + (L − 1)·P(D·o)), times the symbols ``factors`` (B, T), as a JS function."""
-    expr = closed_form(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
-                       stackable)
+    sym = data["input_symbol"]
+    expr = to_sympy(per_layer)  # not factored: SymPy's factor is the slow part of a build
+    if stackable:
+        upper = to_sympy(per_layer.subs(sym, Poly.symbol("D") * Poly.from_data(
+            data["output_size"])))
+        expr = symbol("D") * (expr + (symbol("L") - 1) * upper)
     for f in factors:
         expr = expr * symbol(f)
     return fn(expr)
