@@ -63,6 +63,14 @@ def step_poly(conv_ops: list[dict[str, Any]], compute: dict[str, Any], bias: boo
     return total
 
 
+def bug_poly(conv_ops: list[dict[str, Any]], compute: dict[str, Any], bias: bool) -> Poly:
+    """What a peer's documented bugs add to one step (zero for derive's own conventions)."""
+    total = Poly()
+    for bug in compute.get("bug", []):
+        total = total + step_poly(conv_ops, bug, bias)
+    return total
+
+
 class Flops(NamedTuple):
     cell: str
     framework: str

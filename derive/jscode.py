@@ -96,9 +96,7 @@ def cell_module(data: dict[str, Any]) -> str:
                 compute = costing.compute_convention(cname)
                 step = costing.step_poly(conv["ops"], compute, bias)
                 flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, stackable, 'B', 'T')}")
-                bug = Poly()
-                for b in compute.get("bug", []):
-                    bug = bug + costing.step_poly(conv["ops"], b, bias)
+                bug = costing.bug_poly(conv["ops"], compute, bias)
                 if not bug.is_zero:  # what the tool prints, its documented bugs included
                     printed.append(f"{json.dumps(cname)}: "
                                    f"{stack_fn(step + bug, data, stackable, 'B', 'T')}")

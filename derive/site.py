@@ -252,9 +252,7 @@ def compute_context() -> dict[str, Any]:
         for c in conventions:
             f = costing.flops(cell, "pytorch", c["name"], **sizes)
             diff = f.step - macs
-            bug = Poly()
-            for b in costing.compute_convention(c["name"]).get("bug", []):
-                bug = bug + costing.step_poly(ops, b, True)
+            bug = costing.bug_poly(ops, costing.compute_convention(c["name"]), True)
             rows.append({"name": c["name"], "total": f"{f.total:,}",
                          "printed": f"{f.printed:,}" if f.printed != f.total else "",
                          "step": _math(_poly_latex(f.step, order)),

@@ -52,6 +52,13 @@
     return t;
   }
 
+  function allowed(conv, s) {  // the framework's own conditions on the sizes (p < h, ...)
+    return conv.requires.filter(function (r) {
+      var a = r.left(s), b = r.right(s);
+      return !{ "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b }[r.op];
+    }).map(function (r) { return r.message; });
+  }
+
   var DEFAULTS = { input_size: "512", hidden_size: "256", proj_size: "128" };
 
   function build(root) {
@@ -100,11 +107,8 @@
         bidir.disabled = !conv.stackable;
         var s = {};
         sizes.forEach(function (z) { s[z.s.symbol] = positive(z.input.value, z.s.keyword); });
-        conv.requires.forEach(function (r) {
-          var a = r.left(s), b = r.right(s);
-          var ok = { "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b }[r.op];
-          if (!ok) throw new Error(r.message);
-        });
+        var broken = allowed(conv, s);
+        if (broken.length) throw new Error(broken[0]);
         s.L = conv.stackable ? positive(layers.value, "num_layers") : 1n;
         s.D = conv.stackable && bidir.checked ? 2n : 1n;
         s.B = positive(batch.value, "batch");
@@ -138,10 +142,7 @@
         // the same sizes under every convention of the cell
         var every = Object.keys(cell.conventions).map(function (k) {
           var c = cell.conventions[k];
-          var ok = c.requires.every(function (r) {
-            var a = r.left(s), b = r.right(s);
-            return { "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b }[r.op];
-          });
+          var ok = allowed(c, s).length === 0;
           var single = !c.stackable && (s.L !== 1n || s.D !== 1n);
           return [k, c.title, !ok ? "— (sizes it does not allow)"
             : single ? "— (a single cell: one layer, one direction)"
