@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from derive.counting import count, load, positive_int
+from derive.counting import convention, count, load, positive_int, stack_poly
 from derive.errors import ConfigError
 from derive.poly import Poly
 
@@ -38,19 +38,6 @@ class Solution(NamedTuple):
                 "polynomial": self.polynomial, "config": self.config}
 
 
-def _stack_poly(data: dict[str, Any], framework: str, bias: bool, layers: int,
-                dirs: int) -> Poly:
-    """The total count of the stack as a polynomial in the cell's size symbols."""
-    from derive.counting import convention
-
-    conv = convention(data, framework)
-    per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
-    sym = data["input_symbol"]
-    out = Poly.from_data(data["output_size"])
-    upper = per_layer.subs(sym, Poly.const(dirs) * out)
-    return Poly.const(dirs) * (per_layer + Poly.const(layers - 1) * upper)
-
-
 def _univariate(data: dict[str, Any], framework: str, keyword: str, options: dict[str, Any],
                 sizes: dict[str, Any]) -> tuple[Poly, str]:
     by_keyword = {s["keyword"]: s["symbol"] for s in data["sizes"]}
@@ -59,7 +46,11 @@ def _univariate(data: dict[str, Any], framework: str, keyword: str, options: dic
                           f"{', '.join(by_keyword)})")
     layers = positive_int("num_layers", options.get("num_layers", 1))
     dirs = 2 if options.get("bidirectional") else 1
-    poly = _stack_poly(data, framework, options.get("bias", True), layers, dirs)
+    conv = convention(data, framework)
+    per_layer = Poly.from_data(conv["per_layer"]["bias" if options.get("bias", True)
+                                                  else "no_bias"])
+    poly = stack_poly(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
+                      Poly.const(layers), Poly.const(dirs))
     for key, sym in by_keyword.items():
         if key == keyword:
             continue

@@ -38,17 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     fl.add_argument("--convention", "-c", default="flops",
                     help="macs, flops, flops-products, a peer tool's (torchinfo, thop, ...), "
                     "or 'all' (see derive flops --list)")
-    fl.add_argument("--seq-len", metavar="T", default="1")
-    fl.add_argument("--batch", metavar="B", default="1")
-    fl.add_argument("--json", action="store_true")
+    _sequence_options(fl)
 
     me = sub.add_parser("memory", help="bytes of weights, state and activations")
     _config_options(me)
     me.add_argument("--dtype", default="fp32", help="of the state and activations: fp32 "
                     "(default), bf16, fp16, int8")
-    me.add_argument("--seq-len", metavar="T", default="1")
-    me.add_argument("--batch", metavar="B", default="1")
-    me.add_argument("--json", action="store_true")
+    _sequence_options(me)
 
     so = sub.add_parser("solve", help="the largest hidden size within a parameter budget")
     _config_options(so)
@@ -108,6 +104,12 @@ def _config_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--no-bias", action="store_true", help="drop every bias vector")
     c.add_argument("--no-reset-after", action="store_true",
                    help="Keras's name for the cell gru-reset-before")
+
+
+def _sequence_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--seq-len", metavar="T", default="1")
+    c.add_argument("--batch", metavar="B", default="1")
+    c.add_argument("--json", action="store_true")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from derive.counting import Config, configure, count, positive_int
+from derive.counting import Config, configure, evaluate, positive_int
 from derive.errors import ConfigError
 from derive.poly import Poly
 
@@ -215,7 +215,7 @@ def memory(cell: str, framework: str = "equations", *, dtype: str = "fp32", seq_
         raise ConfigError(f"unknown dtype '{dtype}'; dtypes: {', '.join(DTYPES)}")
     b, t = _scale(batch, seq_len)
     cfg: Config = configure(cell, framework, **options)
-    params = count(cell, framework, **options).total
+    params = evaluate(cfg).total
     state_poly = Poly()
     for s in cfg.conv["states"]:
         state_poly = state_poly + Poly.from_data(s["size"])

@@ -21,16 +21,6 @@ from derive.infer import Derivation
 from derive.model import Call, Concat, Equation, Hadamard, MatMul, Node, Num, Sum, Var
 from derive.poly import Poly
 
-KINDS = ("mac", "dot", "bias", "add", "mul", "act")
-KIND_TITLES = {
-    "mac": "multiply-accumulates of matrix-vector products",
-    "dot": "dot products in them (one per row: n multiplies need n − 1 additions)",
-    "bias": "additions of a bias vector",
-    "add": "other additions and subtractions",
-    "mul": "elementwise (Hadamard) and scalar multiplications",
-    "act": "evaluations of an elementwise function (σ, tanh, ...)",
-}
-
 
 @dataclass(frozen=True)
 class Op:
@@ -65,6 +55,13 @@ class _Costing:
         self.states = {v.name[:-2] for v in derivation.variables if v.kind == "state"}
         self.ops: list[Op] = []
 
+    def matrix(self, node: Node) -> tuple[Poly, ...] | None:
+        """The shape of ``node`` if it is a matrix parameter (the left of ``W v``)."""
+        if isinstance(node, Var) and node.name in self.params \
+                and self.params[node.name].kind == "matrix":
+            return self.params[node.name].shape
+        return None
+
     def size(self, node: Node, eq: Equation) -> Poly | None:
         """The size of a vector expression; None for a scalar constant."""
         if isinstance(node, Num):
@@ -76,9 +73,9 @@ class _Costing:
             return self.sizes[node.name]
         if isinstance(node, MatMul):
             assert node.left is not None and node.right is not None
-            if isinstance(node.left, Var) and node.left.name in self.params \
-                    and self.params[node.left.name].kind == "matrix":
-                return self.params[node.left.name].shape[0]
+            shape = self.matrix(node.left)
+            if shape is not None:
+                return shape[0]
             left = self.size(node.left, eq)
             return left if left is not None else self.size(node.right, eq)
         if isinstance(node, Hadamard):
@@ -127,9 +124,10 @@ class _Costing:
         if isinstance(node, MatMul):
             assert node.left is not None and node.right is not None
             left = node.left
-            if isinstance(left, Var) and left.name in self.params \
-                    and self.params[left.name].kind == "matrix":
-                rows, cols = self.params[left.name].shape
+            shape = self.matrix(left)
+            if shape is not None:
+                assert isinstance(left, Var)
+                rows, cols = shape
                 self.walk(node.right, eq)
                 operand = self.operand(node.right)
                 self.add("mac", rows * cols, eq, node, operand, left.name)
@@ -189,14 +187,6 @@ def operations(derivation: Derivation) -> tuple[Op, ...]:
     return tuple(c.ops)
 
 
-def totals(ops: tuple[Op, ...]) -> dict[str, Poly]:
-    """Operations per kind."""
-    out = {k: Poly() for k in KINDS}
-    for op in ops:
-        out[op.kind] = out[op.kind] + op.count
-    return out
-
-
 @dataclass(frozen=True)
 class Kept:
     """A value one step keeps for backpropagation through time, and why."""
@@ -211,21 +201,9 @@ class Kept:
                 "reason": self.reason}
 
 
-KEPT_ASSUMPTIONS = (
-    "a plain autograd evaluation of the equations, one step after another, batch B",
-    "every equation's result is kept: the next step reads the states, and the derivatives "
-    "of σ, tanh and relu are computed from their outputs, so no pre-activation is kept",
-    "inside an equation, the value of a function (tanh(c_t)), and an operand of a Hadamard "
-    "or matrix product that is not a variable (W_hn h_{t-1} + b_hn, 1 − z_t, r_t ⊙ h_{t-1}) "
-    "are kept too",
-    "the layer's input sequence is not counted (the caller holds it; a layer above the "
-    "first reads the kept results of the layer below)",
-    "weights, their gradients and optimizer states are not activations (see weights)",
-)
-
-
 def kept(derivation: Derivation) -> tuple[Kept, ...]:
-    """The values one step keeps for the backward pass, under :data:`KEPT_ASSUMPTIONS`."""
+    """The values one step keeps for the backward pass (the assumptions are stated in
+    :data:`derive.costing.ASSUMPTIONS`)."""
     c = _Costing(derivation)
     out: list[Kept] = []
     for eq in derivation.equations:

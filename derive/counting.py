@@ -153,6 +153,14 @@ class Config(NamedTuple):
         return total
 
 
+def stack_poly(per_layer: Poly, input_symbol: str, output: Poly, layers: Poly,
+               dirs: Poly) -> Poly:
+    """D·(P(d) + (L − 1)·P(D·o)) as a polynomial: ``layers`` and ``dirs`` may be numbers
+    (``Poly.const``) or the symbols L and D."""
+    upper = per_layer.subs(input_symbol, dirs * output)
+    return dirs * (per_layer + (layers - Poly.const(1)) * upper)
+
+
 def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
               bidirectional: bool = False, bias: bool = True, reset_after: bool | None = None,
               **sizes: Any) -> Config:
@@ -221,7 +229,7 @@ def count(cell: str, framework: str = "equations", *, num_layers: int = 1,
     """
     cfg = configure(cell, framework, num_layers=num_layers, bidirectional=bidirectional,
                     bias=bias, reset_after=reset_after, **sizes)
-    return _evaluate(cfg)
+    return evaluate(cfg)
 
 
 def _name(template: str, tensor: str, k: int) -> str:
@@ -229,7 +237,8 @@ def _name(template: str, tensor: str, k: int) -> str:
     return re.sub(r"\{(t|k|k1|k_)\}", lambda m: values[m[1]], template)
 
 
-def _evaluate(cfg: Config) -> Count:
+def evaluate(cfg: Config) -> Count:
+    """The tensors and total of a checked configuration."""
     data, framework, conv, env = cfg.data, cfg.framework, cfg.conv, cfg.env
     config, layers, dirs, bias = cfg.config, cfg.layers, cfg.dirs, cfg.bias
     sym = data["input_symbol"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sympy
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive import costing
-from derive.closedform import symbol, to_sympy
+from derive.closedform import to_sympy
+from derive.counting import stack_poly
 from derive.poly import Poly
 
 
@@ -42,7 +42,7 @@ class BigIntPrinter(JavascriptCodePrinter):
 
 def js(expr: Any) -> str:
     """One BigInt expression of the sizes ``s``: a function body."""
-    return BigIntPrinter().doprint(sympy.sympify(expr) if isinstance(expr, int) else expr)
+    return BigIntPrinter().doprint(expr)
 
 
 def fn(expr: Any) -> str:
@@ -54,16 +54,15 @@ def poly_fn(poly: Poly) -> str:
 
 
 def stack_fn(per_layer: Poly, data: dict[str, Any], stackable: bool, *factors: str) -> str:
-    """D·(P(d) + (L − 1)·P(D·o)), times the symbols ``factors`` (B, T), as a JS function."""
-    sym = data["input_symbol"]
-    expr = to_sympy(per_layer)  # not factored: SymPy's factor is the slow part of a build
+    """factors·D·(P(d) + (L − 1)·P(D·o)) as a JS function (unfactored: SymPy's factor was
+    most of a site build)."""
+    poly = per_layer
     if stackable:
-        upper = to_sympy(per_layer.subs(sym, Poly.symbol("D") * Poly.from_data(
-            data["output_size"])))
-        expr = symbol("D") * (expr + (symbol("L") - 1) * upper)
+        poly = stack_poly(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
+                          Poly.symbol("L"), Poly.symbol("D"))
     for f in factors:
-        expr = expr * symbol(f)
-    return fn(expr)
+        poly = poly * Poly.symbol(f)
+    return poly_fn(poly)
 
 
 def cell_module(data: dict[str, Any]) -> str:

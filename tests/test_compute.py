@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from derive.costing import KINDS, step_poly
 from derive.counting import configure
-
-torch = pytest.importorskip("torch")
 
 COUNTS: Counter[str] = Counter()
 

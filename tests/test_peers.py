@@ -16,12 +16,18 @@ from typing import Any
 
 import pytest
 
-os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("DS_ACCELERATOR", "cpu")  # before DeepSpeed is imported
 
-torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
+# The tools are in the test extra: a missing one fails here, it is never skipped.
+import calflops
+import ptflops
+import thop
+import torch
+import torchinfo
+from deepspeed.profiling import flops_profiler as profiler
+from torch import nn
 
-from derive.costing import compute_convention, flops  # noqa: E402
+from derive.costing import compute_convention, flops
 
 N = 40  # configurations per module kind and tool
 KINDS = ("LSTM", "LSTMP", "GRU", "RNN_TANH", "RNN_RELU")
@@ -79,21 +85,18 @@ CONFIGS = configs(20261124)
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_torchinfo(c: dict[str, Any]) -> None:
-    torchinfo = pytest.importorskip("torchinfo")
     got = torchinfo.summary(module(c), input_data=inputs(c), verbose=0).total_mult_adds
     assert got == derived(c, "torchinfo")
 
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_thop(c: dict[str, Any]) -> None:
-    thop = pytest.importorskip("thop")
     macs, _params = thop.profile(module(c), inputs=(inputs(c),), verbose=False)
     assert macs == int(macs) and int(macs) == derived(c, "thop")
 
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_ptflops(c: dict[str, Any]) -> None:
-    ptflops = pytest.importorskip("ptflops")
     # ptflops builds the input (1, T, d) itself and reports per sample: batch_first, batch 1
     m = module(dict(c, batch_first=True))
     macs, _params = _quiet(lambda: ptflops.get_model_complexity_info(
@@ -103,7 +106,6 @@ def test_ptflops(c: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_calflops(c: dict[str, Any]) -> None:
-    calflops = pytest.importorskip("calflops")
     x = inputs(c)
     flops_, macs, _params = _quiet(lambda: calflops.calculate_flops(
         module(c), input_shape=tuple(x.shape), print_results=False, output_as_string=False))
@@ -113,7 +115,6 @@ def test_calflops(c: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_deepspeed(c: dict[str, Any]) -> None:
-    profiler = pytest.importorskip("deepspeed.profiling.flops_profiler")
     logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
     x = inputs(c)
     flops_, macs, _params = _quiet(lambda: profiler.get_model_profile(
