@@ -101,6 +101,7 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
         "format": FORMAT,
         "cell": cell.name,
         "title": cell.title,
+        "family": cell.family,
         "digest": cell.digest,
         "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description}
                   for s in cell.sizes],

@@ -197,6 +197,7 @@ class Cell:
     variants: tuple[Variant, ...]
     source: str
     digest: str = field(compare=False)
+    family: str = ""  # elman, lstm, gru, convolutional or modern (the site groups by it)
 
     @property
     def inputs(self) -> tuple[VarDecl, ...]:

@@ -105,7 +105,9 @@ FUNCTIONS = {
     "softplus": "softplus",
 }
 
-KEYWORDS = ("cell", "title", "size", "input", "state", "var", "output", "variant", "equations",
+FAMILIES = ("elman", "lstm", "gru", "convolutional", "modern")
+
+KEYWORDS = ("cell", "title", "family", "size", "input", "state", "var", "output", "variant", "equations",
             "convention", "description", "bibtex")
 
 
@@ -397,7 +399,8 @@ def _indent(line: str) -> int:
 def parse_cell(text: str, file: str = "<cell>") -> Cell:
     """Parse the text of a cell file into a :class:`~derive.model.Cell`."""
     lines = _Lines(text, file)
-    fields: dict[str, Any] = {"name": None, "title": "", "description": "", "bibtex": "",
+    fields: dict[str, Any] = {"name": None, "title": "", "family": "", "description": "",
+                              "bibtex": "",
                               "output": None}
     sizes: list[SizeDecl] = []
     decls: list[VarDecl] = []
@@ -443,6 +446,11 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
             fields["name"] = rest
         elif word == "title":
             fields["title"] = rest.strip('"')
+        elif word == "family":
+            if rest not in FAMILIES:
+                raise CellSyntaxError(f"unknown family '{rest}'; families: {', '.join(FAMILIES)}",
+                                      lines.loc(no, raw, rest_off + 1))
+            fields["family"] = rest
         elif word == "output":
             name, time = split_name(rest)
             fields["output"] = (name, lines.loc(no, raw, rest_off + 1))
@@ -491,7 +499,7 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         raise CellSyntaxError("a cell has one input, declared with a size symbol: "
                               "'input x_t ∈ ℝ^d'", loc)
     return Cell(
-        name=fields["name"], title=fields["title"] or fields["name"],
+        name=fields["name"], title=fields["title"] or fields["name"], family=fields["family"],
         description=fields["description"],
         bibtex=fields["bibtex"], sizes=tuple(sizes), decls=tuple(decls), output=output_name,
         equations=equations, conventions=tuple(conventions), variants=tuple(variants),

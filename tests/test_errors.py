@@ -161,7 +161,7 @@ def test_unknown_keyword() -> None:
     with pytest.raises(derive.CellSyntaxError) as info:
         parse_cell("cell t\nsizes d = input_size\n", "t.cell")
     assert str(info.value).splitlines()[0] == (
-        "t.cell:2:1: unknown keyword 'sizes'; expected one of cell, title, size, input, state, "
+        "t.cell:2:1: unknown keyword 'sizes'; expected one of cell, title, family, size, input, state, "
         "var, output, variant, equations, convention, description, bibtex")
 
 
