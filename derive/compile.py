@@ -13,11 +13,11 @@ from derive import closedform as formula
 from derive import costs
 from derive.conventions import TensorSpec, tensor_specs
 from derive.errors import CellSyntaxError
-from derive.infer import infer
+from derive.infer import Derivation, infer
 from derive.model import Cell
 from derive.poly import Poly
 
-FORMAT = 2
+FORMAT = 3
 RESERVED = {formula.LAYERS, formula.DIRECTIONS}
 
 
@@ -37,6 +37,10 @@ def _per_layer(specs: tuple[TensorSpec, ...], bias: bool) -> Poly:
 
 def check_sizes(cell: Cell) -> None:
     declared = {s.symbol for s in cell.sizes}
+    kernels = [s for s in cell.sizes if s.kernel]
+    if len(kernels) > 1:
+        raise CellSyntaxError("a cell declares one kernel size (its convolutions share it)",
+                              kernels[1].loc)
     for s in cell.sizes:
         if s.symbol in RESERVED:
             raise CellSyntaxError(f"the size symbol {s.symbol} is reserved for the number of "
@@ -47,17 +51,38 @@ def check_sizes(cell: Cell) -> None:
             raise CellSyntaxError(f"two sizes are set by {s.keyword}", s.loc)
         seen.add(s.keyword)
     for d in cell.decls:
-        if d.size is None:
+        if d.shape is None:
             continue
-        for sym in sorted(d.size.symbols - declared):
+        for sym in sorted(set().union(*(p.symbols for p in d.shape)) - declared):
             raise CellSyntaxError(f"the size symbol {sym} is not declared; add a line "
                                   f"'size {sym} = KEYWORD \"meaning\"'", d.loc)
+
+
+def _requirements(derivation: Derivation) -> list[dict[str, Any]]:
+    return [{"left": r.left.to_data(), "op": r.op, "right": r.right.to_data(),
+             "message": r.message, "detail": r.detail, "symbol": r.symbol}
+            for r in derivation.requirements]
+
+
+def _sizes(cell: Cell, base: Derivation, needed: set[str]) -> list[dict[str, Any]]:
+    """The sizes a user sets, by keyword; a kernel size is one symbol per spatial axis."""
+    out: list[dict[str, Any]] = []
+    for s in cell.sizes:
+        if s.kernel:
+            for k in range(base.kernel_axes):
+                sym = f"{s.symbol}_{k + 1}"
+                out.append({"symbol": sym, "keyword": s.keyword, "description": s.description,
+                            "axis": k + 1, "axes": base.kernel_axes, "needed": sym in needed})
+            continue
+        out.append({"symbol": s.symbol, "keyword": s.keyword, "description": s.description,
+                    "needed": s.symbol in needed})
+    return out
 
 
 def compile_cell(cell: Cell) -> dict[str, Any]:
     check_sizes(cell)
     base = infer(cell)
-    output = next(v.size for v in base.variables if v.name == f"{cell.output}_t")
+    output = next(v.features for v in base.variables if v.name == f"{cell.output}_t")
     conventions: dict[str, Any] = {}
     entries: list[tuple[str, Any]] = [("equations", None)] + [(c.name, c) for c in
                                                                cell.conventions]
@@ -86,7 +111,8 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
             "direction_axis": conv.direction_axis if conv else False,
             "stackable": stackable,
             "requires": [{"left": r.left.to_data(), "op": r.op, "right": r.right.to_data(),
-                          "message": r.message} for r in (conv.requires if conv else ())],
+                          "message": r.message} for r in (conv.requires if conv else ())]
+            + [r for r in _requirements(derivation) if r["op"] != "=="],
             "note": conv.note if conv else "",
             "tensors": [{"name": s.name, "parts": list(s.parts), "roles": list(s.roles),
                          "shape": _shape_data(s.shape),
@@ -97,14 +123,23 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
             "kept": [k.to_data() for k in costs.kept(derivation)],
             "states": [{"name": n, "size": s.to_data()} for n, s in costs.states(derivation)],
         }
+    needed = {cell.input_symbol} | output.symbols
+    for conv_data in conventions.values():
+        for key in ("bias", "no_bias"):
+            needed |= Poly.from_data(conv_data["per_layer"][key]).symbols
+        for r in conv_data["requires"]:
+            needed |= Poly.from_data(r["left"]).symbols | Poly.from_data(r["right"]).symbols
+    derived = [r for r in _requirements(base) if r["op"] == "=="]
+    for r in derived:
+        needed |= Poly.from_data(r["right"]).symbols
     return {
         "format": FORMAT,
         "cell": cell.name,
         "title": cell.title,
         "family": cell.family,
         "digest": cell.digest,
-        "sizes": [{"symbol": s.symbol, "keyword": s.keyword, "description": s.description}
-                  for s in cell.sizes],
+        "sizes": _sizes(cell, base, needed),
+        "derived": derived,
         "input_symbol": cell.input_symbol,
         "output": cell.output,
         "output_size": output.to_data(),

@@ -35,22 +35,40 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class _Piece:
-    kind: str  # "vector" (n,), "row" (1, n) or "matrix" (r, c)
+    """A parameter as a block: its dims, the axis ``;`` stacks along (``row``) and the axis
+    ``,`` puts side by side along (``col``; None for a plain vector)."""
+
+    kind: str  # "vector" (n,), "row" (1, n), "matrix" (r, c), or an N-axis block
     dims: tuple[Poly, ...]
+    row: int = 0
+    col: int | None = 1
 
 
 def _leaf(p: Parameter, transposed: bool) -> _Piece:
-    if p.kind == "vector":
-        return _Piece("row", (Poly.const(1), p.shape[0])) if transposed else \
-            _Piece("vector", p.shape)
-    rows, cols = p.shape
-    return _Piece("matrix", (cols, rows) if transposed else (rows, cols))
+    shape = p.shape
+    if p.kind == "scalar":
+        shape = (Poly.const(1),)
+    if len(shape) == 1:
+        return _Piece("row", (Poly.const(1), shape[0])) if transposed else \
+            _Piece("vector", shape, 0, None)
+    if p.kind == "kernel":  # (out, in, k...) ; transposed: Keras's (k..., in, out)
+        if transposed:
+            dims = (*shape[2:], shape[1], shape[0])
+            return _Piece("matrix", dims, len(dims) - 2, len(dims) - 1)
+        return _Piece("matrix", shape, 0, 1)
+    if p.blocks is not None:  # (blocks, rows, cols) of one block
+        n, r, c = shape
+        return _Piece("matrix", (n, c, r) if transposed else (n, r, c), 1, 2)
+    if len(shape) == 2:
+        rows, cols = shape
+        return _Piece("matrix", (cols, rows) if transposed else (rows, cols))
+    return _Piece("matrix", tuple(reversed(shape)) if transposed else shape)
 
 
-def _as_2d(piece: _Piece) -> tuple[Poly, Poly]:
+def _as_2d(piece: _Piece) -> _Piece:
     if piece.kind == "vector":
-        return piece.dims[0], Poly.const(1)
-    return piece.dims[0], piece.dims[1]
+        return _Piece("matrix", (piece.dims[0], Poly.const(1)), 0, 1)
+    return piece
 
 
 def _same(values: list[Poly]) -> bool:
@@ -62,6 +80,10 @@ def _total(values: list[Poly]) -> Poly:
     for v in values:
         out = out + v
     return out
+
+
+def _others(piece: _Piece, axis: int) -> tuple[Poly, ...]:
+    return tuple(d for k, d in enumerate(piece.dims) if k != axis)
 
 
 def block_shape(decl: TensorDecl, params: dict[str, Parameter],
@@ -77,31 +99,44 @@ def block_shape(decl: TensorDecl, params: dict[str, Parameter],
         if len(pieces) == 1:
             rows.append(pieces[0])
             continue
-        dims = [_as_2d(p) for p in pieces]
-        heights = [r for r, _ in dims]
-        if not _same(heights):
+        flat = [_as_2d(p) for p in pieces]
+        first = flat[0]
+        assert first.col is not None
+        if any(len(p.dims) != len(first.dims) or p.col != first.col for p in flat):
+            raise ConventionError(f"tensor {decl.name}: blocks side by side need the same "
+                                  f"number of axes ({', '.join(names)})", decl.loc)
+        heights = [p.dims[first.row] for p in flat]
+        if not _same(heights) or any(_others(p, first.col) != _others(first, first.col)
+                                     for p in flat[1:]):
             shown = ", ".join(f"{n} ({h})" for n, h in zip(names, heights, strict=False))
             raise ConventionError(
                 f"tensor {decl.name}: blocks side by side need the same number of rows, "
                 f"but the rows are {shown}", decl.loc)
-        rows.append(_Piece("matrix", (heights[0], _total([c for _, c in dims]))))
+        dims = list(first.dims)
+        dims[first.col] = _total([p.dims[first.col] for p in flat])
+        rows.append(_Piece("matrix", tuple(dims), first.row, first.col))
     if not rows:
         return None
     if len(rows) == 1:
-        only = rows[0]
-        return only.dims
+        return rows[0].dims
     if all(r.kind == "vector" for r in rows):
         return (_total([r.dims[0] for r in rows]),)
     if any(r.kind == "vector" for r in rows):
         raise ConventionError(f"tensor {decl.name}: cannot stack a vector on a matrix; "
                               "transpose the vector (b^T) to make it a row", decl.loc)
-    widths = [r.dims[1] for r in rows]
-    if not _same(widths):
+    first = rows[0]
+    if any(len(r.dims) != len(first.dims) or r.row != first.row for r in rows) or any(
+            not all((a - b).is_zero for a, b in zip(_others(r, first.row),
+                                                    _others(first, first.row), strict=True))
+            for r in rows[1:]):
+        widths = [r.dims[r.col] if r.col is not None else r.dims[-1] for r in rows]
         names = ["; ".join(",".join(n for n, _ in brow) for brow in block.rows)]
         raise ConventionError(
             f"tensor {decl.name}: stacked blocks need the same number of columns, but the "
             f"columns are {', '.join(str(w) for w in widths)} ({names[0]})", decl.loc)
-    return (_total([r.dims[0] for r in rows]), widths[0])
+    dims = list(first.dims)
+    dims[first.row] = _total([r.dims[first.row] for r in rows])
+    return tuple(dims)
 
 
 def tensor_specs(cell: Cell, conv: Convention | None, derivation: Derivation) -> tuple[

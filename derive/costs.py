@@ -17,8 +17,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from derive.errors import ShapeError
-from derive.infer import Derivation
-from derive.model import Call, Concat, Equation, Hadamard, MatMul, Node, Num, Sum, Var
+from derive.infer import Derivation, Parameter, children, walk
+from derive.model import (
+    Call,
+    Concat,
+    Conv,
+    Div,
+    Equation,
+    Hadamard,
+    MatMul,
+    Node,
+    Norm,
+    Num,
+    Power,
+    SizeRef,
+    Sum,
+    Transpose,
+    Var,
+)
 from derive.poly import Poly
 
 
@@ -46,6 +62,7 @@ class Op:
 
 class _Costing:
     def __init__(self, derivation: Derivation) -> None:
+        self.derivation = derivation
         self.params = {p.name: p for p in derivation.parameters}
         self.sizes: dict[str, Poly] = {}
         for v in derivation.variables:
@@ -55,55 +72,32 @@ class _Costing:
         self.states = {v.name[:-2] for v in derivation.variables if v.kind == "state"}
         self.ops: list[Op] = []
 
-    def matrix(self, node: Node) -> tuple[Poly, ...] | None:
-        """The shape of ``node`` if it is a matrix parameter (the left of ``W v``)."""
-        if isinstance(node, Var) and node.name in self.params \
+    def matrix(self, node: Node) -> Parameter | None:
+        """The parameter if ``node`` is a matrix parameter (the left of ``W v``)."""
+        if isinstance(node, Var) and node.time is None and node.name in self.params \
                 and self.params[node.name].kind == "matrix":
-            return self.params[node.name].shape
+            return self.params[node.name]
         return None
 
+    def shape(self, node: Node) -> tuple[Poly, ...] | None:
+        return self.derivation.shape_of(node)
+
     def size(self, node: Node, eq: Equation) -> Poly | None:
-        """The size of a vector expression; None for a scalar constant."""
-        if isinstance(node, Num):
+        """The number of elements of a value; None for a number."""
+        if isinstance(node, (Num, SizeRef)):
             return None
-        if isinstance(node, Var):
-            if node.name in self.params:
-                p = self.params[node.name]
-                return p.shape[0]
-            return self.sizes[node.name]
-        if isinstance(node, MatMul):
-            assert node.left is not None and node.right is not None
-            shape = self.matrix(node.left)
-            if shape is not None:
-                return shape[0]
-            left = self.size(node.left, eq)
-            return left if left is not None else self.size(node.right, eq)
-        if isinstance(node, Hadamard):
-            assert node.left is not None and node.right is not None
-            return self.size(node.left, eq) or self.size(node.right, eq)
-        if isinstance(node, Sum):
-            for t in node.terms:
-                s = self.size(t, eq)
-                if s is not None:
-                    return s
+        if isinstance(node, Var) and node.time is None and node.name in self.params:
+            return self.params[node.name].count
+        shape = self.shape(node)
+        if shape is None:
+            if isinstance(node, Var) and node.name in self.sizes:
+                return self.sizes[node.name]
             return None
-        if isinstance(node, Call):
-            assert node.arg is not None
-            return self.size(node.arg, eq)
-        if isinstance(node, Concat):
-            total = Poly()
-            for item in node.items:
-                s = self.size(item, eq)
-                if s is None:
-                    raise ShapeError(f"cannot cost {node.text} in ({eq.number}): a constant "
-                                     "inside a concatenation", node.loc)
-                total = total + s
-            return total
-        raise ShapeError(f"cannot cost {node.text} in ({eq.number})", node.loc)  # pragma: no cover
+        return Poly.product(shape)
 
     def operand(self, node: Node) -> str:
         if isinstance(node, Var):
-            if node.time == "t-1" and node.name in self.states:
+            if node.time not in (None, "t") and node.name in self.states:
                 return "recurrent"
             if node.name in self.inputs:
                 return "input"
@@ -119,42 +113,57 @@ class _Costing:
             self.ops.append(Op(kind, count, eq.number, node.text, operand, parameter))
 
     def walk(self, node: Node, eq: Equation) -> None:
-        if isinstance(node, (Var, Num)):
+        for child, _parent in reversed(walk(node)):  # operands before what uses them
+            self.visit(child, eq)
+
+    def visit(self, node: Node, eq: Equation) -> None:
+        if isinstance(node, (Var, Num, SizeRef, Transpose, Concat)):
             return
         if isinstance(node, MatMul):
             assert node.left is not None and node.right is not None
-            left = node.left
-            shape = self.matrix(left)
-            if shape is not None:
-                assert isinstance(left, Var)
-                rows, cols = shape
-                self.walk(node.right, eq)
-                operand = self.operand(node.right)
-                self.add("mac", rows * cols, eq, node, operand, left.name)
-                self.add("dot", rows, eq, node, operand, left.name)
+            p = self.matrix(node.left)
+            operand = self.operand(node.right)
+            if p is not None:  # W v, applied at every position of v's further axes
+                rest = Poly.product((self.shape(node.right) or (p.cols,))[1:])
+                self.add("mac", p.count * rest, eq, node, operand, p.name)
+                self.add("dot", p.rows * rest, eq, node, operand, p.name)
                 return
-            self.walk(left, eq)
-            self.walk(node.right, eq)
-            n = self.size(node, eq)
-            if n is not None:  # a scalar times a vector, elementwise
+            a, b = self.shape(node.left), self.shape(node.right)
+            if not a or not b:  # a scalar times a value
+                n = self.size(node, eq)
+                if n is not None:
+                    self.add("mul", n, eq, node)
+                return
+            if len(a) == 2:  # A v or A B: rows of A times the columns of the result
+                out = Poly.product(self.shape(node) or ())
+                self.add("mac", out * a[1], eq, node, operand)
+                self.add("dot", out, eq, node, operand)
+                return
+            n = self.size(node, eq)  # v kᵀ: an outer product
+            if n is not None:
                 self.add("mul", n, eq, node)
             return
-        if isinstance(node, Hadamard):
-            assert node.left is not None and node.right is not None
-            self.walk(node.left, eq)
-            self.walk(node.right, eq)
+        if isinstance(node, Conv):
+            assert isinstance(node.left, Var) and node.right is not None
+            kernel = self.params[node.left.name]
+            out = self.shape(node) or ()
+            positions = Poly.product(out[1:])
+            operand = self.operand(node.right)
+            self.add("mac", kernel.count * positions, eq, node, operand, kernel.name)
+            self.add("dot", Poly.product(out), eq, node, operand, kernel.name)
+            return
+        if isinstance(node, (Hadamard, Div)):
             n = self.size(node, eq)
-            assert n is not None
-            self.add("mul", n, eq, node)
+            if n is not None:
+                self.add("mul", n, eq, node)
             return
         if isinstance(node, Sum):
-            for t in node.terms:
-                self.walk(t, eq)
             n = self.size(node, eq)
-            assert n is not None
+            if n is None:
+                return
             biases = [t for t in node.terms if isinstance(t, Var) and t.name in self.params
                       and self.params[t.name].role == "bias"]
-            constants = [t for t in node.terms if isinstance(t, Num)]
+            constants = [t for t in node.terms if isinstance(t, (Num, SizeRef))]
             adds = len(node.terms) - 1
             with_bias = min(len(biases), adds)
             for b in biases[:with_bias]:
@@ -165,16 +174,20 @@ class _Costing:
                 self.add("add", n, eq, node, "constant")
             self.add("add", Poly.const(adds - with_bias - with_constant) * n, eq, node)
             return
-        if isinstance(node, Call):
-            assert node.arg is not None
-            self.walk(node.arg, eq)
+        if isinstance(node, (Call, Power)):
             n = self.size(node, eq)
-            assert n is not None
-            self.add("act", n, eq, node, node.func)
+            if n is not None:
+                func = node.func if isinstance(node, Call) else "pow"
+                self.add("act", n, eq, node, func)
             return
-        if isinstance(node, Concat):
-            for item in node.items:
-                self.walk(item, eq)
+        if isinstance(node, Norm):
+            n = self.size(node, eq)
+            if n is not None:
+                self.add("act", n, eq, node, node.func)
+                if node.params:
+                    self.add("mul", n, eq, node, "", node.params[0].name)
+                if len(node.params) > 1:
+                    self.add("bias", n, eq, node, "", node.params[1].name)
             return
         raise ShapeError(f"cannot cost {node.text} in ({eq.number})", node.loc)  # pragma: no cover
 
@@ -211,33 +224,25 @@ def kept(derivation: Derivation) -> tuple[Kept, ...]:
                         "the result of the equation"))
 
         def visit(node: Node, top: bool, eq: Equation = eq) -> None:
-            if isinstance(node, Call):
-                assert node.arg is not None
-                if not top:
-                    out.append(Kept(node.text, c.size(node, eq) or Poly(), eq.number,
+            stack = [(node, top)]
+            while stack:
+                cur, is_top = stack.pop()
+                if isinstance(cur, (Call, Norm, Power)) and not is_top:
+                    out.append(Kept(cur.text, c.size(cur, eq) or Poly(), eq.number,
                                     "the value of a function inside the equation"))
-                visit(node.arg, False)
-            elif isinstance(node, Hadamard):
-                assert node.left is not None and node.right is not None
-                for side in (node.left, node.right):
-                    if not isinstance(side, (Var, Num, Call)):
-                        out.append(Kept(side.text, c.size(side, eq) or Poly(), eq.number,
-                                        "an operand of a Hadamard product"))
-                    visit(side, False)
-            elif isinstance(node, MatMul):
-                assert node.left is not None and node.right is not None
-                if not isinstance(node.right, (Var, Num, Call)):
-                    out.append(Kept(node.right.text, c.size(node.right, eq) or Poly(),
-                                    eq.number, "the vector a matrix multiplies (for the "
-                                    "matrix's gradient)"))
-                visit(node.left, False)
-                visit(node.right, False)
-            elif isinstance(node, Sum):
-                for t in node.terms:
-                    visit(t, False)
-            elif isinstance(node, Concat):
-                for item in node.items:
-                    visit(item, False)
+                elif isinstance(cur, (Hadamard, Div)):
+                    for side in (cur.left, cur.right):
+                        if side is not None and not isinstance(side, (Var, Num, SizeRef,
+                                                                      Call)):
+                            out.append(Kept(side.text, c.size(side, eq) or Poly(), eq.number,
+                                            "an operand of a Hadamard product"))
+                elif isinstance(cur, (MatMul, Conv)):
+                    right = cur.right
+                    if right is not None and not isinstance(right, (Var, Num, SizeRef, Call)):
+                        out.append(Kept(right.text, c.size(right, eq) or Poly(), eq.number,
+                                        "the vector a matrix multiplies (for the matrix's "
+                                        "gradient)"))
+                stack.extend((ch, False) for ch in reversed(children(cur)))
 
         visit(eq.rhs, True)
     return tuple(out)

@@ -84,6 +84,35 @@ def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
     return value
 
 
+def _is_axes(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) or (
+        isinstance(value, str) and re.fullmatch(r"\s*\w+(\s*[x×]\s*\w+)+\s*", value) is not None)
+
+
+def axes_values(keyword: str, value: Any, axes: int) -> list[int]:
+    """A kernel size: ``3`` (every axis), ``"3x5"`` or ``(3, 5)`` (one per axis)."""
+    if isinstance(value, str):
+        parts: list[Any] = value.lower().replace("×", "x").split("x")
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = [value]
+    values = [positive_int(keyword, v) for v in parts]
+    if len(values) == 1:
+        return values * axes
+    if len(values) != axes:
+        raise ConfigError(f"{keyword} has {axes} axes here, got {len(values)} values "
+                          f"({value!r}); give one number per axis, or one for all")
+    return values
+
+
+def _keyword_poly(p: Poly, names: dict[str, str]) -> str:
+    text = str(p)
+    for sym in sorted(p.symbols, key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(sym)}\b", names.get(sym, sym), text)
+    return text
+
+
 def _variant_applies(variant: dict[str, Any], options: dict[str, Any]) -> bool:
     option, want = variant["option"], variant["value"]
     if option not in options or options[option] is None:
@@ -145,6 +174,12 @@ class Config(NamedTuple):
         """
         sym = self.data["input_symbol"]
         out_size = Poly.from_data(self.data["output_size"]).evaluate(self.env)
+        missing = sorted(per_layer.symbols - self.env.keys() - {sym})
+        if missing:
+            names = {s["symbol"]: s["keyword"] for s in self.data["sizes"]}
+            keys = sorted({names.get(m, m) for m in missing})
+            raise ConfigError(f"this needs {', '.join(keys)} of cell {self.data['cell']} "
+                              f"(--size {keys[0]}=N), which its parameter count does not")
         total = 0
         for k in range(self.layers):
             layer_env = dict(self.env)
@@ -167,7 +202,7 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
     """Check a configuration of ``cell`` and bind its sizes (see :func:`count`)."""
     options: dict[str, Any] = {k: v for k, v in sizes.items()}
     for key, value in options.items():
-        if value is not None:
+        if value is not None and not _is_axes(value):
             options[key] = positive_int(key, value, allow_zero=True)
     options["reset_after"] = reset_after
     data, via = load(cell, options)
@@ -184,14 +219,41 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
                 continue  # an option turned off, e.g. proj_size=0
             have = ", ".join(keywords)
             raise ConfigError(f"cell {data['cell']} has no size {key} (its sizes: {have})")
+    derived = {r["symbol"]: r for r in data.get("derived", ())}
     for s in data["sizes"]:
         value = options.get(s["keyword"])
         if value is None:
+            if s["symbol"] in derived or not s.get("needed", True):
+                continue
             flag = "--" + s["keyword"].replace("_", "-")
             raise ConfigError(f"cell {data['cell']} needs {s['keyword']} ({flag}): "
                               f"{s['description']}")
+        if "axes" in s:
+            values = axes_values(s["keyword"], value, s["axes"])
+            env[s["symbol"]] = values[s["axis"] - 1]
+            config[s["keyword"]] = "x".join(str(v) for v in values) if len(set(values)) > 1 \
+                else values[0]
+            continue
+        if _is_axes(value):
+            raise ConfigError(f"{s['keyword']} is one number, got {value!r}")
         env[s["symbol"]] = positive_int(s["keyword"], value)
         config[s["keyword"]] = env[s["symbol"]]
+    names = {s["symbol"]: s["keyword"] for s in data["sizes"]}
+    for sym, r in derived.items():
+        need = Poly.from_data(r["right"])
+        missing = sorted(need.symbols - env.keys())
+        if missing:
+            raise ConfigError(f"cell {data['cell']} needs {names.get(missing[0], missing[0])}")
+        want = need.evaluate(env)
+        if sym in env and env[sym] != want:
+            raise ConfigError(
+                f"cell {data['cell']} requires {names.get(sym, sym)} = "
+                f"{_keyword_poly(need, names)}, forced by its equations "
+                f"({r['message']}); got {names.get(sym, sym)}={env[sym]} and "
+                + ", ".join(f"{names.get(k, k)}={env[k]}" for k in sorted(need.symbols)),
+                None, r["detail"])
+        env[sym] = want
+        config.setdefault(names.get(sym, sym), want)
     layers = positive_int("num_layers", num_layers)
     if not isinstance(bidirectional, bool) or not isinstance(bias, bool):
         raise ConfigError("bidirectional and bias are true or false")
@@ -203,13 +265,23 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
         left = Poly.from_data(req["left"]).evaluate(env)
         right = Poly.from_data(req["right"]).evaluate(env)
         ok = {"<": left < right, "<=": left <= right, ">": left > right,
-              ">=": left >= right}[req["op"]]
+              ">=": left >= right, "|": right % left == 0 if left else False}[req["op"]]
         if not ok:
-            names = {s["symbol"]: s["keyword"] for s in data["sizes"]}
-            shown = ", ".join(f"{names[k]}={v}" for k, v in env.items())
-            raise ConfigError(f"{req['message']} ({framework} requires "
-                              f"{Poly.from_data(req['left'])} {req['op']} "
-                              f"{Poly.from_data(req['right'])}; got {shown})")
+            shown = ", ".join(f"{names[k]}={v}" for k, v in env.items() if k in names)
+            rule = (f"{Poly.from_data(req['left'])} {req['op']} {Poly.from_data(req['right'])}"
+                    if req["op"] != "|" else
+                    f"{Poly.from_data(req['left'])} divides {Poly.from_data(req['right'])}")
+            who = f"{framework} requires" if "detail" not in req else "the equations require"
+            raise ConfigError(f"{req['message']} ({who} {rule}; got {shown})")
+    sym = data["input_symbol"]
+    if sym in derived and layers > 1:
+        above = (2 if bidirectional else 1) * Poly.from_data(data["output_size"]).evaluate(env)
+        if above != env[sym]:
+            raise ConfigError(
+                f"cell {data['cell']} requires {names.get(sym, sym)} = "
+                f"{_keyword_poly(Poly.from_data(derived[sym]['right']), names)}, but a layer "
+                f"above the first reads {above} features"
+                + (" (both directions concatenated)" if bidirectional else ""))
     config.update(num_layers=layers, bidirectional=bidirectional, bias=bias)
     if reset_after is not None:
         config["reset_after"] = reset_after

@@ -8,18 +8,47 @@ build time by latex2mathml, so pages need no math JavaScript and no network.
 from __future__ import annotations
 
 from derive.infer import Derivation
-from derive.model import Call, Concat, Equation, Hadamard, MatMul, Node, Num, Sum, Var
+from derive.model import (
+    Call,
+    Concat,
+    Conv,
+    Div,
+    Equation,
+    Hadamard,
+    MatMul,
+    Node,
+    Norm,
+    Num,
+    Power,
+    SizeRef,
+    Sum,
+    Transpose,
+    Var,
+)
 from derive.poly import Poly
 
-FUNCS = {"σ": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "relu": r"\operatorname{relu}",
-         "softplus": r"\operatorname{softplus}"}
-_PREC = {Sum: 1, Hadamard: 2, MatMul: 3}
+FUNCS = {"σ": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
+         "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
+         "max": r"\max", "min": r"\min", "gelu": r"\operatorname{GELU}",
+         "silu": r"\operatorname{SiLU}"}
+NORMS = {"LN": r"\operatorname{LN}", "RMSNorm": r"\operatorname{RMSNorm}",
+         "GN": r"\operatorname{GN}"}
+_PREC = {Sum: 1, Hadamard: 2, Div: 2, Conv: 3, MatMul: 3, Power: 4, Transpose: 4}
+GREEK = {"σ": r"\sigma", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta",
+         "ε": r"\epsilon", "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "κ": r"\kappa",
+         "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho",
+         "τ": r"\tau", "υ": r"\upsilon", "φ": r"\phi", "χ": r"\chi", "ψ": r"\psi",
+         "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda",
+         "Ξ": r"\Xi", "Π": r"\Pi", "Σ": r"\Sigma", "Φ": r"\Phi", "Ψ": r"\Psi",
+         "Ω": r"\Omega"}
 
 
 def name_latex(name: str, bold: bool = False) -> str:
     """``W_ii`` → ``\\mathbf{W}_{ii}`` (bold) or ``W_{ii}``; Greek letters → commands."""
     base, _, sub = name.partition("_")
-    base = {"σ": r"\sigma", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma"}.get(base, base)
+    base = GREEK.get(base, base)
+    if len(base) > 1 and not base.startswith("\\") and base.isalpha() and not bold:
+        base = rf"\mathit{{{base}}}"  # Wb_i, Rb_i: one name, not a product
     head = rf"\mathbf{{{base}}}" if bold else base
     return f"{head}_{{{sub}}}" if sub else head
 
@@ -28,7 +57,8 @@ def var_latex(v: Var, params: set[str]) -> str:
     if v.time is None:
         return name_latex(v.name, bold=v.name in params)
     base = name_latex(v.name)
-    return f"{base}_{{{v.time}}}" if "_" not in v.name else f"{base}^{{({v.time})}}"
+    time = v.time if v.window is None else f"t-{v.window}+1:t"
+    return f"{base}_{{{time}}}" if "_" not in v.name else f"{base}^{{({time})}}"
 
 
 def node_latex(node: Node, params: set[str]) -> str:
@@ -45,9 +75,37 @@ def node_latex(node: Node, params: set[str]) -> str:
         digits = len(str(node.denominator)) - 1
         whole, frac = divmod(node.numerator, node.denominator)
         return f"{whole}.{frac:0{digits}d}"
+    if isinstance(node, SizeRef):
+        return name_latex(node.name)
     if isinstance(node, Call):
+        if node.func == "abs":
+            return rf"\left|{node_latex(node.operands[0], params)}\right|"
+        if node.func == "sqrt":
+            return rf"\sqrt{{{node_latex(node.operands[0], params)}}}"
+        args = ", ".join(node_latex(a, params) for a in node.operands)
+        func = FUNCS.get(node.func, node.func if node.func.startswith("\\")
+                         else name_latex(node.func) if len(node.func) == 1
+                         else rf"\operatorname{{{node.func}}}")
+        return rf"{func}\left({args}\right)"
+    if isinstance(node, Norm):
         assert node.arg is not None
-        return rf"{FUNCS.get(node.func, node.func)}\left({node_latex(node.arg, params)}\right)"
+        inner = node_latex(node.arg, params)
+        if node.groups is not None:
+            inner += ", " + name_latex(node.groups)
+        names = ", ".join(name_latex(p.name, bold=True) for p in node.params)
+        return rf"{NORMS.get(node.func, node.func)}\left({inner}; {names}\right)"
+    if isinstance(node, Conv):
+        assert node.left is not None and node.right is not None
+        return rf"{wrap(node.left, 3)} \ast {wrap(node.right, 2)}"
+    if isinstance(node, Div):
+        assert node.left is not None and node.right is not None
+        return rf"\frac{{{node_latex(node.left, params)}}}{{{node_latex(node.right, params)}}}"
+    if isinstance(node, Power):
+        assert node.base is not None and node.exponent is not None
+        return rf"{wrap(node.base, 4)}^{{{node_latex(node.exponent, params)}}}"
+    if isinstance(node, Transpose):
+        assert node.arg is not None
+        return rf"{wrap(node.arg, 4)}^{{\top}}"
     if isinstance(node, MatMul):
         assert node.left is not None and node.right is not None
         return f"{wrap(node.left, 3)} {wrap(node.right, 2)}"
@@ -85,6 +143,8 @@ def poly_latex(p: Poly) -> str:
 
 
 def shape_latex(shape: tuple[Poly, ...]) -> str:
+    if not shape:
+        return r"\mathbb{R}"
     dims = [poly_latex(d) if len(d.terms) == 1 else rf"\left({poly_latex(d)}\right)"
             for d in shape]
     return r"\mathbb{R}^{" + r" \times ".join(dims) + "}"

@@ -26,10 +26,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Var(Node):
-    """A name: ``W_ii`` (no time index), ``x_t`` (time ``t``) or ``h_{t-1}`` (time ``t-1``)."""
+    """A name: ``W_ii`` (no time index), ``x_t`` (time ``t``), ``h_{t-1}`` (``t-1``),
+    ``x_{t-2}`` (``t-2``) or ``x_{t-k+1:t}`` (``window:k``: the last k values stacked)."""
 
     name: str = ""
-    time: str | None = None  # None, "t" or "t-1"
+    time: str | None = None  # None, "t", "t-1", "t-2", ... or "window:SYMBOL"
 
     @property
     def key(self) -> str:
@@ -37,9 +38,39 @@ class Var(Node):
 
     @property
     def display(self) -> str:
-        if self.time is None:
-            return self.name
-        return f"{self.name}_t" if self.time == "t" else f"{self.name}_{{t-1}}"
+        return display_name(self.name, self.time)
+
+    @property
+    def lag(self) -> int:
+        """How many steps back: 0 for x_t, 1 for h_{t-1}; a window reaches back to t-1."""
+        if self.time is None or self.time == "t":
+            return 0
+        if self.time.startswith("window:"):
+            return 1
+        return int(self.time[2:])
+
+    @property
+    def window(self) -> str | None:
+        """The size symbol k of a window ``x_{t-k+1:t}``."""
+        return self.time[7:] if self.time and self.time.startswith("window:") else None
+
+
+def display_name(name: str, time: str | None) -> str:
+    """``h`` at ``t-1`` → ``h_{t-1}``, as the cell file spells it."""
+    if time is None:
+        return name
+    if time == "t":
+        return f"{name}_t"
+    if time.startswith("window:"):
+        return f"{name}_{{t-{time[7:]}+1:t}}"
+    return f"{name}_{{{time}}}"
+
+
+@dataclass(frozen=True)
+class SizeRef(Node):
+    """A declared size symbol used as a number in an expression: ``W_k x_t / √d``."""
+
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,10 +83,59 @@ class Num(Node):
 
 @dataclass(frozen=True)
 class Call(Node):
-    """An elementwise function: σ, tanh, relu, ..."""
+    """A function of one or more arguments: σ, tanh, relu, exp, log, max(a, b), |a|, ...
+
+    Elementwise: the arguments broadcast (a scalar or a number against anything)."""
 
     func: str = ""
     arg: Node | None = None
+    args: tuple[Node, ...] = ()
+
+    @property
+    def operands(self) -> tuple[Node, ...]:
+        return self.args if self.args else ((self.arg,) if self.arg is not None else ())
+
+
+@dataclass(frozen=True)
+class Norm(Node):
+    """A normalisation that carries parameters: ``LN(x; γ, β)``, ``RMSNorm(x; γ)``,
+    ``GN(x, n; γ, β)`` (n groups, a size symbol). ``params`` are (gain, bias?)."""
+
+    func: str = ""  # "LN", "RMSNorm" or "GN"
+    arg: Node | None = None
+    groups: str | None = None
+    params: tuple[Var, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conv(Node):
+    """``W ∗ X``: a convolution with "same" padding; ``left`` is a kernel parameter."""
+
+    left: Node | None = None
+    right: Node | None = None
+
+
+@dataclass(frozen=True)
+class Transpose(Node):
+    """``xᵀ``: a vector becomes a row (1×n), a matrix its transpose."""
+
+    arg: Node | None = None
+
+
+@dataclass(frozen=True)
+class Div(Node):
+    """``a / b``, elementwise (a scalar broadcasts)."""
+
+    left: Node | None = None
+    right: Node | None = None
+
+
+@dataclass(frozen=True)
+class Power(Node):
+    """``a^{e}``, elementwise (a scalar broadcasts)."""
+
+    base: Node | None = None
+    exponent: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -107,23 +187,58 @@ class Equation:
 
 @dataclass(frozen=True)
 class SizeDecl:
-    """``size h = hidden_size "..."``: a size symbol and the keyword that sets it."""
+    """``size h = hidden_size "..."``: a size symbol and the keyword that sets it.
+
+    ``kernel k = kernel_size "..."`` declares a kernel size (``kernel`` is True): one
+    symbol per spatial axis, ``k_1, k_2, ...``, as many as the convolutions need."""
 
     symbol: str
     keyword: str
+    description: str
+    loc: Loc = field(compare=False, repr=False)
+    kernel: bool = False
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    """``param p_i, p_f per-channel "why"``: what a parameter is, never its size.
+
+    ``what`` is ``per-channel`` (one weight per channel, broadcast over the spatial axes),
+    ``blockdiag`` (block-diagonal with ``blocks`` blocks, a size symbol) or ``scalar``."""
+
+    names: tuple[str, ...]
+    what: str
+    blocks: str | None
+    description: str
+    loc: Loc = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    """``function κ elementwise "why"``: a function derive does not know, elementwise."""
+
+    name: str
     description: str
     loc: Loc = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class VarDecl:
-    """``input x_t ∈ ℝ^d``, ``state c_t`` or ``var a_t ∈ ℝ^h`` (sizes may be left to inference)."""
+    """``input x_t ∈ ℝ^d``, ``state c_t`` or ``var a_t ∈ ℝ^h`` (sizes may be left to inference).
+
+    ``shape`` has one entry per axis: ``ℝ^d`` is (d,), ``ℝ^{C×H×W}`` (C, H, W) (channels,
+    then the spatial axes), ``ℝ^{h×h}`` a matrix, ``ℝ`` a scalar (); None if undeclared."""
 
     kind: str  # "input", "state" or "intermediate"
     name: str
-    size: Poly | None
+    shape: tuple[Poly, ...] | None
     description: str
     loc: Loc = field(compare=False, repr=False)
+
+    @property
+    def size(self) -> Poly | None:
+        """The size of a vector declaration (its one axis); None otherwise."""
+        return self.shape[0] if self.shape is not None and len(self.shape) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -198,6 +313,8 @@ class Cell:
     source: str
     digest: str = field(compare=False)
     family: str = ""  # elman, lstm, gru, convolutional or modern (the site groups by it)
+    params: tuple[ParamDecl, ...] = ()
+    functions: tuple[FunctionDecl, ...] = ()
 
     @property
     def inputs(self) -> tuple[VarDecl, ...]:
@@ -205,12 +322,16 @@ class Cell:
 
     @property
     def input_symbol(self) -> str:
-        """The size symbol of the (single) input: what changes from layer to layer."""
+        """The size symbol of the first input's first axis (its features or channels): what
+        changes from layer to layer. Further inputs are side inputs (timestamps, ...)."""
         (first,) = self.inputs[:1]
-        assert first.size is not None
-        ((_, monomial),) = first.size.terms
+        assert first.shape is not None and first.shape
+        ((_, monomial),) = first.shape[0].terms
         ((sym, _),) = monomial
         return sym
+
+    def param_decl(self, name: str) -> ParamDecl | None:
+        return next((p for p in self.params if name in p.names), None)
 
     def convention(self, name: str) -> Convention | None:
         for conv in self.conventions:

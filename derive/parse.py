@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -28,16 +29,24 @@ from derive.model import (
     Call,
     Cell,
     Concat,
+    Conv,
     Convention,
+    Div,
     Equation,
+    FunctionDecl,
     Hadamard,
     MatMul,
     Node,
+    Norm,
     Num,
+    ParamDecl,
+    Power,
     Require,
     SizeDecl,
+    SizeRef,
     Sum,
     TensorDecl,
+    Transpose,
     Var,
     VarDecl,
     Variant,
@@ -50,20 +59,33 @@ label: STRING
 
 ?expr: sum
 sum: SIGN? hterm (SIGN hterm)*
-hterm: jterm (HAD jterm)*
-jterm: atom (MATOP? atom)*
+hterm: jterm ((HAD | DIV) jterm)*
+jterm: lead ((MATOP | CONV)? post)*
+?lead: post
+     | BAR expr BAR                  -> abs
+?post: atom
+     | post TRANSPOSE                -> transpose
+     | post "^" pexp                 -> power
+     | post SQUARE                   -> square
+?pexp: INT                           -> pint
+     | NAME                          -> name
+     | "{" expr "}"                  -> group
 ?atom: NAME                          -> name
      | NUMBER                        -> number
      | "(" expr ")"                  -> group
+     | "{" expr "}"                  -> group
+     | "(" expr ("," expr)+ ")"      -> args
+     | "(" expr ("," expr)* ";" NAME ("," NAME)* ")" -> normargs
      | "[" expr ((";" | ",") expr)* "]" -> concat
+     | SQRT atom                     -> sqrt
 var: NAME
 
 vardecl: NAME size_spec? label?
-size_spec: ("∈" | "in") ("ℝ" | "R") "^" size_atom
+size_spec: ("∈" | "in") ("ℝ" | "R") ("^" size_atom)?
          | ":" size_expr
 ?size_atom: NAME -> size_name
           | INT -> size_int
-          | "{" size_expr "}"
+          | "{" size_expr (TIMES size_expr)* "}" -> size_axes
 
 sizedecl: NAME "=" NAME label?
 
@@ -80,10 +102,16 @@ require: size_expr CMP size_expr label
 
 SIGN.2: "+" | "-" | "−"
 HAD.2: "⊙" | "*" | "∘" | "\\odot" | "\\circ"
+CONV.2: "∗" | "⊛" | "\\ast" | "\\circledast"
+DIV.2: "/" | "÷"
 MATOP.2: "@" | "·" | "\\cdot"
-TRANSPOSE.2: "^T" | "ᵀ" | "^\\top"
+TRANSPOSE.3: "^T" | "ᵀ" | "^\\top" | "^\\intercal"
+SQUARE.2: "²"
+SQRT.2: "√" | "\\sqrt"
+BAR: "|"
+TIMES.2: "×" | "\\times"
 CMP.2: "<=" | ">=" | "<" | ">" | "≤" | "≥"
-NAME: /\\?[^\W\d_][^\W_]*'*(_(\{[^{}]*\}|[^\W_]+))?/
+NAME: /\\?[^\W\d_ᵀ²][\u0300-\u036f]*([^\W_ᵀ²]|[\u0300-\u036f])*'*(_(\{[^{}]*\}|[^\W_ᵀ²]+))?/
 NUMBER: /\d+(\.\d+)?/
 INT: /\d+/
 STRING: /"[^"]*"/
@@ -102,13 +130,32 @@ FUNCTIONS = {
     "ReLU": "relu",
     "exp": "exp",
     "\\exp": "exp",
+    "log": "log",
+    "\\log": "log",
     "softplus": "softplus",
+    "sqrt": "sqrt",
+    "abs": "abs",
+    "max": "max",
+    "\\max": "max",
+    "min": "min",
+    "\\min": "min",
+    "gelu": "gelu",
+    "GELU": "gelu",
+    "silu": "silu",
+    "SiLU": "silu",
+    "swish": "silu",
 }
+# Functions of several arguments; all others take one.
+MULTI_ARG = {"max", "min"}
+NORMS = {"LN": "LN", "layernorm": "LN", "LayerNorm": "LN", "RMSNorm": "RMSNorm",
+         "rmsnorm": "RMSNorm", "GN": "GN", "groupnorm": "GN", "GroupNorm": "GN"}
+MAX_DEPTH = 200  # nesting of parentheses, brackets and bars in one equation
+MAX_LINE = 20_000  # characters in one equation line
 
 FAMILIES = ("elman", "lstm", "gru", "convolutional", "modern")
 
-KEYWORDS = ("cell", "title", "family", "size", "input", "state", "var", "output", "variant", "equations",
-            "convention", "description", "bibtex")
+KEYWORDS = ("cell", "title", "family", "size", "kernel", "input", "state", "var", "param",
+            "function", "output", "variant", "equations", "convention", "description", "bibtex")
 
 
 @lru_cache(maxsize=1)
@@ -135,17 +182,42 @@ def split_name(raw: str) -> tuple[str, str | None]:
     sub = sub.strip("{}").replace(" ", "").replace("−", "-")
     if sub == "t":
         return base, "t"
-    if sub == "t-1":
-        return base, "t-1"
+    m = re.fullmatch(r"t-([1-9]\d{0,2})", sub)
+    if m:
+        return base, f"t-{m[1]}"
+    m = re.fullmatch(r"t-([^\W\d]\w*)\+1:t", sub)
+    if m:
+        return base, f"window:{m[1]}"
     return f"{base}_{sub}", None
+
+
+class _Args(tuple):  # type: ignore[type-arg]
+    """The parenthesised arguments ``(a, b)`` of a call (not a node of its own)."""
+
+    loc: Loc
+
+
+class _NormArgs(tuple):  # type: ignore[type-arg]
+    """``(x, n; γ, β)``: a normalisation's operands and its parameters' names."""
+
+    loc: Loc
+    names: tuple[Token, ...]
+
+
+def _is_call_name(name: str) -> bool:
+    """A name that reads as a function when written against '(' : ``softsign(x)``."""
+    return "_" not in name and len(name) >= 2 and name.isalpha()
 
 
 class _Build(Transformer):
     """Lark tree → model nodes, with locations relative to the cell file."""
 
-    def __init__(self, file: str, line_no: int, line: str, offset: int) -> None:
+    def __init__(self, file: str, line_no: int, line: str, offset: int,
+                 functions: frozenset[str] = frozenset(),
+                 sizes: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.file, self.line_no, self.line, self.offset = file, line_no, line, offset
+        self.functions, self.sizes = functions, sizes
 
     def loc(self, start: int, end: int) -> Loc:
         return Loc(self.file, self.line_no, start + self.offset, end + self.offset, self.line)
@@ -156,6 +228,9 @@ class _Build(Transformer):
     def tok_loc(self, tok: Token) -> Loc:
         assert tok.column is not None and tok.end_column is not None
         return self.loc(tok.column, tok.end_column)
+
+    def span(self, first: Node, last: Node) -> Loc:
+        return self.loc(first.loc.col - self.offset, last.loc.end_col - self.offset)
 
     # -- expressions
     @v_args(meta=True)
@@ -173,6 +248,9 @@ class _Build(Transformer):
         return Var(self.tok_loc(tok), name, time)
 
     def name(self, children: list[Token]) -> Node:
+        tok = children[0]
+        if str(tok) in self.sizes:
+            return SizeRef(self.tok_loc(tok), str(tok))
         return self.var(children)
 
     def number(self, children: list[Token]) -> Num:
@@ -182,9 +260,49 @@ class _Build(Transformer):
         den = 10 ** len(frac)
         return Num(self.tok_loc(tok), int(whole + frac), den)
 
+    def pint(self, children: list[Token]) -> Num:
+        return Num(self.tok_loc(children[0]), int(children[0]), 1)
+
     @v_args(meta=True)
     def group(self, meta: Any, children: list[Node]) -> Node:
-        return children[0]
+        # The node keeps the parentheses in its span: messages quote "(r_t ⊙ h_{t-1})" whole.
+        return replace(children[0], loc=self.meta_loc(meta))
+
+    @v_args(meta=True)
+    def args(self, meta: Any, children: list[Node]) -> _Args:
+        out = _Args(children)
+        out.loc = self.meta_loc(meta)
+        return out
+
+    @v_args(meta=True)
+    def normargs(self, meta: Any, children: list[Any]) -> _NormArgs:
+        nodes = [c for c in children if not isinstance(c, Token)]
+        out = _NormArgs(nodes)
+        out.loc = self.meta_loc(meta)
+        out.names = tuple(c for c in children if isinstance(c, Token))
+        return out
+
+    @v_args(meta=True)
+    def abs(self, meta: Any, children: list[Any]) -> Call:
+        arg = next(c for c in children if not isinstance(c, Token))
+        return Call(self.meta_loc(meta), "abs", arg)
+
+    @v_args(meta=True)
+    def sqrt(self, meta: Any, children: list[Any]) -> Call:
+        return Call(self.meta_loc(meta), "sqrt", children[-1])
+
+    @v_args(meta=True)
+    def transpose(self, meta: Any, children: list[Any]) -> Transpose:
+        return Transpose(self.meta_loc(meta), children[0])
+
+    @v_args(meta=True)
+    def power(self, meta: Any, children: list[Any]) -> Power:
+        return Power(self.meta_loc(meta), children[0], children[-1])
+
+    @v_args(meta=True)
+    def square(self, meta: Any, children: list[Any]) -> Power:
+        tok = children[-1]
+        return Power(self.meta_loc(meta), children[0], Num(self.tok_loc(tok), 2, 1))
 
     @v_args(meta=True)
     def concat(self, meta: Any, children: list[Node]) -> Concat:
@@ -199,64 +317,175 @@ class _Build(Transformer):
             if isinstance(child, Token):
                 sign = -1 if str(child) in ("-", "−") else 1
             else:
-                terms.append(child)
+                terms.append(self.operand(child))
                 signs.append(sign)
                 sign = 1
         if len(terms) == 1 and signs[0] == 1:
             return terms[0]
         return Sum(self.meta_loc(meta), tuple(terms), tuple(signs))
 
+    def operand(self, node: Any) -> Node:
+        """A value, not an argument list: ``(a, b)`` alone is an error."""
+        if isinstance(node, (_Args, _NormArgs)):
+            raise CellSyntaxError("a list of arguments needs a function before it, e.g. "
+                                  "max(a, b)", node.loc)
+        return node  # type: ignore[no-any-return]
+
     @v_args(meta=True)
     def hterm(self, meta: Any, children: list[Any]) -> Node:
-        nodes = [c for c in children if not isinstance(c, Token)]
-        out = nodes[0]
-        for right in nodes[1:]:
-            loc = self.loc(out.loc.col - self.offset, right.loc.end_col - self.offset)
-            out = Hadamard(loc, out, right)
+        out = self.operand(children[0])
+        i = 1
+        while i < len(children):
+            op, right = children[i], self.operand(children[i + 1])
+            loc = self.span(out, right)
+            out = Div(loc, out, right) if op.type == "DIV" else Hadamard(loc, out, right)
+            i += 2
         return out
+
+    def call(self, atom: Var, arg: Any) -> Node:
+        """``σ(x)``, ``max(a, b)``, ``LN(x; γ, β)``, ``GN(x, n; γ)``."""
+        loc = self.loc(atom.loc.col - self.offset, arg.loc.end_col - self.offset)
+        name = atom.name
+        if name in NORMS:
+            func = NORMS[name]
+            if not isinstance(arg, _NormArgs):
+                raise CellSyntaxError(
+                    f"{name} carries parameters: name them after ';', e.g. {name}(x; γ, β) "
+                    f"(gain and bias) or {name}(x; γ) (gain only)", loc)
+            operands, names = list(arg), list(arg.names)
+            groups: str | None = None
+            if func == "GN":
+                if len(operands) != 2 or not isinstance(operands[1], SizeRef):
+                    raise CellSyntaxError("group norm takes the number of groups, a declared "
+                                          "size: GN(x, n; γ, β)", loc)
+                groups = operands[1].name
+            elif len(operands) != 1:
+                raise CellSyntaxError(f"{name} normalises one value: {name}(x; γ, β)", loc)
+            limit = 1 if func == "RMSNorm" else 2
+            if not 1 <= len(names) <= limit:
+                raise CellSyntaxError(
+                    f"{name} has {'a gain' if limit == 1 else 'a gain and an optional bias'}: "
+                    f"{name}(x; γ{'' if limit == 1 else ', β'})", loc)
+            params = []
+            for tok in names:
+                pname, time = split_name(str(tok))
+                if time is not None:
+                    raise CellSyntaxError(f"{tok} is a variable; a norm's gain and bias are "
+                                          "parameters (no time index)", self.tok_loc(tok))
+                params.append(Var(self.tok_loc(tok), pname, None))
+            return Norm(loc, func, operands[0], groups, tuple(params))
+        if isinstance(arg, _NormArgs):
+            raise CellSyntaxError(f"only a normalisation ({', '.join(sorted(set(NORMS.values())))}"
+                                  f") takes parameters after ';'", arg.loc)
+        func = function_name(name) or name
+        if name in self.functions:
+            func = name
+        operands = list(arg) if isinstance(arg, _Args) else [arg]
+        if func in MULTI_ARG:
+            if len(operands) < 2:
+                raise CellSyntaxError(f"{func} takes two or more arguments: {func}(a, b)", loc)
+        elif func not in self.functions and len(operands) != 1:
+            raise CellSyntaxError(f"{name} takes one argument", loc)
+        if len(operands) == 1:
+            return Call(loc, func, operands[0])
+        return Call(loc, func, operands[0], tuple(operands))
+
+    def is_function(self, atom: Any, nxt: Any) -> bool:
+        if not isinstance(atom, Var) or atom.time is not None:
+            return False
+        if function_name(atom.name) is not None or atom.name in self.functions \
+                or atom.name in NORMS:
+            return True
+        touching = nxt is not None and nxt.loc.col == atom.loc.end_col and \
+            self.line[nxt.loc.col - 1:nxt.loc.col] == "("
+        if touching and _is_call_name(atom.name):
+            known = [*sorted({*FUNCTIONS.values(), *NORMS.values()} - {"σ"}), "σ"]
+            raise CellSyntaxError(
+                f"unknown function {atom.name}; derive knows {', '.join(known)}; declare "
+                f"others with 'function {atom.name} elementwise \"what it is\"'", atom.loc)
+        return False
 
     @v_args(meta=True)
     def jterm(self, meta: Any, children: list[Any]) -> Node:
-        atoms = [c for c in children if not isinstance(c, Token)]
-        # An activation name followed by an operand is a call: σ(x), tanh(c_t).
-        items: list[Node] = []
+        # Items, with CONV tokens marking a convolution between two neighbours.
+        atoms: list[Any] = []
+        conv_before: list[bool] = []
+        pending_conv = False
+        for c in children:
+            if isinstance(c, Token):
+                if c.type == "CONV":
+                    pending_conv = True
+                continue
+            atoms.append(c)
+            conv_before.append(pending_conv)
+            pending_conv = False
+        # An activation name followed by an operand is a call: σ(x), tanh(c_t), max(a, b).
+        items: list[Any] = []
+        convs: list[bool] = []
         i = 0
         while i < len(atoms):
             atom = atoms[i]
-            func = function_name(atom.name) if isinstance(atom, Var) and atom.time is None else None
-            if func is not None:
-                if i + 1 >= len(atoms):
+            nxt = atoms[i + 1] if i + 1 < len(atoms) else None
+            if self.is_function(atom, nxt) and not (nxt is not None and conv_before[i + 1]):
+                if nxt is None:
                     raise CellSyntaxError(
                         f"the function {atom.text} needs an argument in parentheses", atom.loc)
-                arg = atoms[i + 1]
-                loc = self.loc(atom.loc.col - self.offset, arg.loc.end_col - self.offset + _closing(
-                    self.line, arg.loc.end_col))
-                items.append(Call(loc, func, arg))
+                # σ(Λ)^{c r_t}: the power applies to σ(Λ), not to (Λ).
+                wrappers: list[Node] = []
+                while isinstance(nxt, (Power, Transpose)):
+                    inner = nxt.base if isinstance(nxt, Power) else nxt.arg
+                    assert inner is not None
+                    wrappers.append(nxt)
+                    nxt = inner
+                out: Node = self.call(atom, nxt)
+                for w in reversed(wrappers):
+                    loc = self.span(out, w)
+                    out = Power(loc, out, w.exponent) if isinstance(w, Power) else \
+                        Transpose(loc, out)
+                items.append(out)
+                convs.append(conv_before[i])
                 i += 2
             else:
                 items.append(atom)
+                convs.append(conv_before[i])
                 i += 1
+        for item in items:
+            self.operand(item)
+        # Convolutions bind their two neighbours first: W ∗ X_t.
+        merged: list[Node] = []
+        for item, is_conv in zip(items, convs, strict=True):
+            if is_conv:
+                left = merged.pop()
+                merged.append(Conv(self.span(left, item), left, item))
+            else:
+                merged.append(item)
         # Juxtaposition is right-associative: W U x = W (U x).
-        out = items[-1]
-        for left in reversed(items[:-1]):
-            loc = self.loc(left.loc.col - self.offset, out.loc.end_col - self.offset)
-            out = MatMul(loc, left, out)
+        out = merged[-1]
+        for left in reversed(merged[:-1]):
+            out = MatMul(self.span(left, out), left, out)
         return out
 
     # -- declarations
-    def vardecl(self, children: list[Any]) -> tuple[Token, Poly | None, str]:
+    def vardecl(self, children: list[Any]) -> tuple[Token, tuple[Poly, ...] | None, str]:
         tok = children[0]
-        size: Poly | None = None
+        shape: tuple[Poly, ...] | None = None
         label = ""
         for child in children[1:]:
-            if isinstance(child, Poly):
-                size = child
+            if isinstance(child, tuple):
+                shape = child
             elif isinstance(child, str):
                 label = child
-        return tok, size, label
+        return tok, shape, label
 
-    def size_spec(self, children: list[Any]) -> Poly:
-        return children[-1]
+    def size_spec(self, children: list[Any]) -> tuple[Poly, ...]:
+        values = [c for c in children if isinstance(c, (Poly, tuple))]
+        if not values:
+            return ()  # ∈ ℝ: a scalar
+        last = values[-1]
+        return last if isinstance(last, tuple) else (last,)
+
+    def size_axes(self, children: list[Any]) -> tuple[Poly, ...]:
+        return tuple(c for c in children if isinstance(c, Poly))
 
     def size_name(self, children: list[Token]) -> Poly:
         return Poly.symbol(str(children[0]))
@@ -313,21 +542,32 @@ class _Build(Transformer):
         return children[0], op, children[2], children[3]
 
 
-def _closing(line: str, end_col: int) -> int:
-    """Columns to extend a call's span over the closing parenthesis of its argument."""
-    rest = line[end_col - 1 :]
-    stripped = rest.lstrip()
-    return (len(rest) - len(stripped) + 1) if stripped.startswith(")") else 0
+def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, offset: int,
+                   functions: frozenset[str] = frozenset(),
+                   sizes: frozenset[str] = frozenset()) -> Any:
+    """Parse one fragment of a line (``offset``: columns before the fragment).
 
-
-def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, offset: int) -> Any:
-    """Parse one fragment of a line (``offset``: columns before the fragment)."""
+    ``functions``: names the cell declares elementwise; ``sizes``: its size symbols (a size
+    symbol in an expression is a number)."""
+    if len(text) > MAX_LINE:
+        raise CellSyntaxError(f"this line has {len(text):,} characters; derive reads at most "
+                              f"{MAX_LINE:,} in one line", Loc(file, line_no, 1, 2, line[:200]))
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise CellSyntaxError(f"the expression nests {deepest} levels of brackets; derive "
+                              f"reads at most {MAX_DEPTH}", Loc(file, line_no, 1, 2, line[:200]))
     try:
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_no, line, offset) from None
     try:
-        return _Build(file, line_no, line, offset).transform(tree)
+        return _Build(file, line_no, line, offset, functions, sizes).transform(tree)
     except VisitError as exc:  # Lark wraps what the transformer raises
         if isinstance(exc.orig_exc, DeriveError):
             raise exc.orig_exc from None
@@ -338,7 +578,9 @@ _TOKEN_NAMES = {"SIGN": "'+' or '-'", "HAD": "'⊙'", "MATOP": "'@'", "NAME": "a
                 "NUMBER": "a number", "INT": "an integer", "STRING": 'a "label"',
                 "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "EQUAL": "'='",
                 "CMP": "a comparison", "TRANSPOSE": "'^T'", "SEMICOLON": "';'", "COMMA": "','",
-                "COLON": "':'", "CIRCUMFLEX": "'^'", "LBRACE": "'{'", "RBRACE": "'}'"}
+                "COLON": "':'", "CIRCUMFLEX": "'^'", "LBRACE": "'{'", "RBRACE": "'}'",
+                "BAR": "'|'", "SQRT": "'√'", "CONV": "'∗'", "DIV": "'/'", "SQUARE": "'²'",
+                "TIMES": "'×'"}
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_no: int, line: str,
@@ -405,9 +647,12 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
     sizes: list[SizeDecl] = []
     decls: list[VarDecl] = []
     variants: list[Variant] = []
+    params: list[ParamDecl] = []
+    functions: list[FunctionDecl] = []
     equations: tuple[Equation, ...] = ()
     conventions: list[Convention] = []
     items = lines.items
+    ctx = _context(items)
     i = 0
     while i < len(items):
         no, raw = items[i]
@@ -429,11 +674,12 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
             i = j
             continue
         if word == "equations":
-            equations = _equations(block, file)
+            equations = _equations(block, file, ctx)
             i = j
             continue
         if word == "convention":
-            conventions.append(_convention(no, raw, rest, rest_off, block, file, conventions))
+            conventions.append(_convention(no, raw, rest, rest_off, block, file, conventions,
+                                           ctx))
             i = j
             continue
         if block:
@@ -454,10 +700,18 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         elif word == "output":
             name, time = split_name(rest)
             fields["output"] = (name, lines.loc(no, raw, rest_off + 1))
-        elif word == "size":
+        elif word in ("size", "kernel"):
             tok_name, tok_kw, label = parse_fragment("sizedecl", rest, file, no, raw, rest_off)
             sizes.append(SizeDecl(str(tok_name), str(tok_kw), label,
-                                  lines.loc(no, raw, rest_off + 1)))
+                                  lines.loc(no, raw, rest_off + 1), kernel=word == "kernel"))
+        elif word == "param":
+            params.append(_param_decl(rest, lines.loc(no, raw, rest_off + 1)))
+        elif word == "function":
+            m = re.fullmatch(r'(\S+)\s+elementwise\s*(?:"([^"]*)")?', rest)
+            if not m:
+                raise CellSyntaxError('expected \'function NAME elementwise "what it is"\'',
+                                      lines.loc(no, raw, rest_off + 1))
+            functions.append(FunctionDecl(m[1], m[2] or "", lines.loc(no, raw, rest_off + 1)))
         elif word in ("input", "state", "var"):
             tok, size, label = parse_fragment("vardecl", rest, file, no, raw, rest_off)
             name, time = split_name(str(tok))
@@ -492,18 +746,67 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         if output_name not in {d.name for d in states}:
             raise CellSyntaxError(f"the output {output_name} is not a declared state", output[1])
     inputs = [d for d in decls if d.kind == "input"]
-    if len(inputs) != 1 or inputs[0].size is None or len(inputs[0].size.terms) != 1 or \
-            inputs[0].size.terms[0][0] != 1 or len(inputs[0].size.terms[0][1]) != 1 or \
-            inputs[0].size.terms[0][1][0][1] != 1:
+    first = inputs[0].shape[0] if inputs and inputs[0].shape else None
+    if first is None or len(first.terms) != 1 or first.terms[0][0] != 1 or \
+            len(first.terms[0][1]) != 1 or first.terms[0][1][0][1] != 1:
         loc = inputs[0].loc if inputs else Loc(file, 1, 1, 2, items[0][1])
-        raise CellSyntaxError("a cell has one input, declared with a size symbol: "
-                              "'input x_t ∈ ℝ^d'", loc)
+        raise CellSyntaxError("a cell's first input is declared with a size symbol: "
+                              "'input x_t ∈ ℝ^d' (or a feature map 'input X_t ∈ ℝ^{C×H×W}', "
+                              "channels first)", loc)
+    for extra in inputs[1:]:
+        if extra.shape is None:
+            raise CellSyntaxError(f"declare the size of the side input {extra.name}_t, e.g. "
+                                  f"'input {extra.name}_t ∈ ℝ' for a scalar", extra.loc)
     return Cell(
         name=fields["name"], title=fields["title"] or fields["name"], family=fields["family"],
         description=fields["description"],
         bibtex=fields["bibtex"], sizes=tuple(sizes), decls=tuple(decls), output=output_name,
         equations=equations, conventions=tuple(conventions), variants=tuple(variants),
-        source=file, digest=hashlib.sha256(text.encode()).hexdigest())
+        source=file, digest=hashlib.sha256(text.encode()).hexdigest(), params=tuple(params),
+        functions=tuple(functions))
+
+
+class _Context:
+    """What the expressions of a cell need to know before they are parsed."""
+
+    def __init__(self, functions: frozenset[str], sizes: frozenset[str]) -> None:
+        self.functions, self.sizes = functions, sizes
+
+
+def _context(items: list[tuple[int, str]]) -> _Context:
+    """The declared functions and size symbols, read ahead of the equations. A size symbol
+    that is also a variable's name (h and h_t) stays a name: ``h`` alone is then an error
+    asking for a time index, not a number."""
+    functions, sizes, variables = set(), set(), set()
+    for _no, raw in items:
+        m = re.match(r"(?:input|state|var)\s+([^\s_]+)_", raw) or \
+            re.match(r"\s+([^\s_=]+)_(?:t|\{t\})\s*=", raw)
+        if m:
+            variables.add(m[1])
+        m = re.match(r"function\s+(\S+)\s+elementwise", raw)
+        if m:
+            functions.add(m[1])
+        m = re.match(r"(?:size|kernel)\s+(\S+)\s*=", raw)
+        if m:
+            sizes.add(m[1])
+    return _Context(frozenset(functions), frozenset(sizes - variables))
+
+
+PARAM_KINDS = ("per-channel", "blockdiag", "scalar")
+
+
+def _param_decl(rest: str, loc: Loc) -> ParamDecl:
+    m = re.fullmatch(r'([^"]+?)\s+(per-channel|scalar|blockdiag\s+(\S+))\s*(?:"([^"]*)")?',
+                     rest)
+    if not m:
+        raise CellSyntaxError("expected 'param NAME[, NAME...] per-channel|scalar|blockdiag N "
+                              "\"why\"' (a parameter's kind, never its size)", loc)
+    names = tuple(n.strip() for n in m[1].split(","))
+    for n in names:
+        if split_name(n)[1] is not None or not re.fullmatch(r"\\?[^\W\d_][^\W]*'*", n):
+            raise CellSyntaxError(f"'{n}' is not a parameter name", loc)
+    what = m[2].split()[0]
+    return ParamDecl(names, what, m[3], m[4] or "", loc)
 
 
 def _block(items: list[tuple[int, str]], start: int) -> tuple[list[tuple[int, str]], int]:
@@ -525,14 +828,15 @@ def _text_block(block: list[tuple[int, str]]) -> str:
     return "\n".join(line[cut:] for line in lines).strip("\n")
 
 
-def _equations(block: list[tuple[int, str]], file: str) -> tuple[Equation, ...]:
+def _equations(block: list[tuple[int, str]], file: str, ctx: _Context) -> tuple[Equation, ...]:
     out: list[Equation] = []
     for no, raw in block:
         line = _strip_comment(raw)
         if not line.strip():
             continue
         off = _indent(line)
-        target, rhs, label = parse_fragment("equation", line[off:], file, no, raw, off)
+        target, rhs, label = parse_fragment("equation", line[off:], file, no, raw, off,
+                                            ctx.functions, ctx.sizes)
         if target.time != "t":
             raise CellSyntaxError(f"the left side of an equation is a variable at time t, "
                                   f"e.g. '{target.name}_t'", target.loc)
@@ -542,7 +846,7 @@ def _equations(block: list[tuple[int, str]], file: str) -> tuple[Equation, ...]:
 
 
 def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[int, str]],
-                file: str, earlier: list[Convention]) -> Convention:
+                file: str, earlier: list[Convention], ctx: _Context) -> Convention:
     head_loc = Loc(file, no, 1, len(raw) + 1, raw)
     m = re.fullmatch(r'([a-z0-9][a-z0-9_-]*)\s*(?:"([^"]*)")?\s*(?:from\s+([a-z0-9][a-z0-9_-]*))?',
                      rest)
@@ -580,7 +884,7 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
             if tail == "same":
                 values["equations"] = None
             else:
-                values["equations"] = _equations(sub, file)
+                values["equations"] = _equations(sub, file, ctx)
         elif word == "tensor":
             tname, eq, expr = tail.partition("=")
             if not eq or not re.fullmatch(r"[\w{}./-]+", tname.strip()):

@@ -76,7 +76,7 @@ class Poly:
                 powers = dict(m1)
                 for s, e in m2:
                     powers[s] = powers.get(s, 0) + e
-                m = tuple(sorted(powers.items()))
+                m = tuple(sorted((s, e) for s, e in powers.items() if e))
                 acc[m] = acc.get(m, 0) + c1 * c2
         return Poly._make(acc)
 
@@ -94,10 +94,23 @@ class Poly:
             term = Poly.const(c)
             for s, e in m:
                 factor = value if s == name else Poly.symbol(s)
-                for _ in range(e):
+                if e < 0:
+                    factor = factor.reciprocal()
+                for _ in range(abs(e)):
                     term = term * factor
             out = out + term
         return out
+
+    def reciprocal(self) -> Poly:
+        """1/p for a monomial with coefficient ±1 (a block count such as n_h); else an error."""
+        if len(self.terms) != 1 or abs(self.terms[0][0]) != 1:
+            raise ValueError(f"1/({self}) is not a monomial")
+        c, m = self.terms[0]
+        return Poly(((c, tuple((s, -e) for s, e in m)),))
+
+    @staticmethod
+    def monomial(name: str, exponent: int) -> Poly:
+        return Poly(((1, ((name, exponent),)),)) if exponent else Poly.const(1)
 
     # ---------------------------------------------------------------- queries
     @property
@@ -118,13 +131,33 @@ class Poly:
         return None
 
     def evaluate(self, env: dict[str, int]) -> int:
+        """The exact integer value. A term with a negative power (a block count: d²/n)
+        is divided exactly; a value that is not an integer is a ValueError (the caller has
+        checked the divisibility the cell requires)."""
         total = 0
+        den_total = 1
         for c, m in self.terms:
-            value = c
+            num, den = c, 1
             for s, e in m:
-                value *= env[s] ** e
-            total += value
-        return total
+                if e >= 0:
+                    num *= env[s] ** e
+                else:
+                    den *= env[s] ** -e
+            if den == 1:
+                total += num * den_total
+            else:
+                total = total * den + num * den_total
+                den_total *= den
+        if den_total == 1:
+            return total
+        q, r = divmod(total, den_total)
+        if r:
+            raise ValueError(f"{self} is not a whole number at {env}")
+        return q
+
+    @property
+    def has_division(self) -> bool:
+        return any(e < 0 for _, m in self.terms for _, e in m)
 
     # ---------------------------------------------------------------- text and data
     def __str__(self) -> str:
@@ -134,8 +167,11 @@ class Poly:
         for i, (c, m) in enumerate(self.terms):
             sign = "-" if c < 0 else "+"
             mag = abs(c)
-            factors = [s if e == 1 else f"{s}^{e}" for s, e in m]
+            factors = [s if e == 1 else f"{s}^{e}" for s, e in m if e > 0]
+            below = [s if e == -1 else f"{s}^{-e}" for s, e in m if e < 0]
             body = "*".join(([str(mag)] if mag != 1 or not factors else []) + factors)
+            if below:
+                body += "/" + (below[0] if len(below) == 1 else "(" + "*".join(below) + ")")
             out += (("-" if sign == "-" else "") if i == 0 else f" {sign} ") + body
         return out
 

@@ -76,7 +76,8 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     equations = [{"number": e.number, "label": e.label, "source": e.source.split('"')[0].strip(),
                   **_math(equation_latex(e, base), display=True)} for e in base.equations]
     variables = [{"name": v.name, "kind": v.kind, "description": v.description,
-                  "size": _math(poly_latex(v.size)),
+                  "size": _math(shape_latex(v.shape).removeprefix(r"\mathbb{R}^{")[:-1]
+                                if len(v.shape) > 1 else poly_latex(v.size)),
                   "sym": _math(name_latex(v.name))} for v in base.variables]
     parameters = []
     for p in base.parameters:

@@ -90,7 +90,7 @@ def test_shapes_prints_the_derivation(capsys: pytest.CaptureFixture[str]) -> Non
     ["count", "lstm", "--input-size", "3", "--hidden-size", "0"],
     ["count", "nope", "--input-size", "3", "--hidden-size", "3"],
     ["count", "tests/cells/syntax.cell", "--input-size", "3", "--hidden-size", "3"],
-    ["count", "tests/cells/mismatch.cell", "--input-size", "3", "--hidden-size", "3"],
+    ["count", "tests/cells/mismatch.cell", "--input-size", "3", "--hidden-size", "4"],
     ["count", "lstm", "--input-size", "3"],
     ["count", "--bogus"],
     ["formula", "lstm", "--framework", "tf"],

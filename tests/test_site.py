@@ -85,7 +85,7 @@ def test_a_failed_build_leaves_the_previous_site_intact(tmp_path: Path) -> None:
     out = tmp_path / "site"
     build(out, cells_dir=cells, quiet=True)
     before = tree_digest(out)
-    shutil.copy(HERE / "cells" / "mismatch.cell", cells / "zz-broken.cell")
+    shutil.copy(HERE / "cells" / "contradiction.cell", cells / "zz-broken.cell")
     with pytest.raises(derive.ShapeError, match="size mismatch"):
         build(out, cells_dir=cells, quiet=True)
     assert tree_digest(out) == before
