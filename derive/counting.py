@@ -84,6 +84,23 @@ def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
     return value
 
 
+EXAMPLE_SIZES = {"input_size": 512, "hidden_size": 256, "proj_size": 128, "in_channels": 64,
+                 "filters": 64, "kernel_size": 3, "num_heads": 4, "num_groups": 4, "window": 2,
+                 "height": 64, "width": 64, "depth": 16, "length": 64}
+
+
+def example_sizes(data: dict[str, Any]) -> dict[str, int]:
+    """Sizes to show a cell at, by keyword: the ones its count needs and a user sets
+    (not those the equations force equal to others), at values people use."""
+    derived = {r["symbol"] for r in data.get("derived", ())}
+    out: dict[str, int] = {}
+    for s in data["sizes"]:
+        if s["symbol"] in derived or not s.get("needed", True):
+            continue
+        out[s["keyword"]] = EXAMPLE_SIZES.get(s["keyword"], 16)
+    return out
+
+
 def _is_axes(value: Any) -> bool:
     return isinstance(value, (tuple, list)) or (
         isinstance(value, str) and re.fullmatch(r"\s*\w+(\s*[x×]\s*\w+)+\s*", value) is not None)

@@ -15,7 +15,7 @@ from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive import costing
 from derive.closedform import to_sympy
-from derive.counting import stack_poly
+from derive.counting import example_sizes, stack_poly
 from derive.poly import Poly
 
 
@@ -107,10 +107,17 @@ def cell_module(data: dict[str, Any]) -> str:
         fields.append(f"state: {stack_fn(state, data, stackable, 'B')}")
         fields.append(f"kept: {stack_fn(kept, data, stackable, 'B', 'T')}")
         convs.append(f"{json.dumps(name)}: {{{', '.join(fields)}}}")
+    examples = example_sizes(data)
+    derived = {r["symbol"] for r in data.get("derived", ())}
     sizes = json.dumps([{"symbol": s["symbol"], "keyword": s["keyword"],
-                         "description": s["description"]} for s in data["sizes"]],
+                         "description": s["description"],
+                         "example": str(examples.get(s["keyword"], 16))}
+                        for s in data["sizes"] if s["symbol"] not in derived],
                        ensure_ascii=False)
+    forced = ", ".join(f"{json.dumps(r['symbol'])}: {poly_fn(Poly.from_data(r['right']))}"
+                       for r in data.get("derived", ()))
     return (f"DERIVE_CALC[{json.dumps(data['cell'])}] = {{sizes: {sizes}, "
+            f"forced: {{{forced}}}, "
             f"input: {json.dumps(data['input_symbol'])}, output: {poly_fn(out)}, "
             f"conventions: {{{', '.join(convs)}}}}};\n")
 

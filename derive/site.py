@@ -20,7 +20,7 @@ from typing import Any
 
 from derive import cache, catalog, costing, jscode, plots
 from derive.conventions import gate_order
-from derive.counting import count
+from derive.counting import count, example_sizes
 from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, name_latex, poly_latex, shape_latex
 from derive.infer import infer
@@ -54,13 +54,21 @@ def _poly_latex(poly: Poly, order: list[str]) -> str:
     return to_latex(poly_tree(poly, order), {})
 
 
-def _example_counts(name: str, framework: str, needs_proj: bool) -> list[dict[str, Any]]:
+def _example_counts(name: str, framework: str) -> list[dict[str, Any]]:
     rows = []
+    base = example_sizes(cache.compiled(catalog.resolve(name)))
     for d, h, layers, bidir in EXAMPLES:
-        sizes: dict[str, int] = {"input_size": d, "hidden_size": h}
-        if needs_proj:
+        sizes: dict[str, int] = dict(base)
+        if "input_size" in sizes:
+            sizes["input_size"] = d
+        if "hidden_size" in sizes:
+            sizes["hidden_size"] = h
+        if "proj_size" in sizes:
             sizes["proj_size"] = h // 4
-        r = count(name, framework, num_layers=layers, bidirectional=bidir, **sizes)
+        try:
+            r = count(name, framework, num_layers=layers, bidirectional=bidir, **sizes)
+        except DeriveError:
+            continue  # e.g. a stack the cell's own requirements rule out
         rows.append({"config": ", ".join(f"{k}={v}" for k, v in sizes.items())
                      + f", num_layers={layers}, bidirectional={bidir}",
                      "total": r.total, "total_text": f"{r.total:,}"})
@@ -72,7 +80,6 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     data = cache.compiled(path)
     base = infer(cell)
     sizes = {s.symbol: s for s in cell.sizes}
-    needs_proj = "proj_size" in {s.keyword for s in cell.sizes}
     equations = [{"number": e.number, "label": e.label, "source": e.source.split('"')[0].strip(),
                   **_math(equation_latex(e, base), display=True)} for e in base.equations]
     variables = [{"name": v.name, "kind": v.kind, "description": v.description,
@@ -126,7 +133,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "diff": None if name == "equations" or diff.is_zero
             else _math(_poly_latex(diff, order)),
             "diff_sign": "more" if diff.is_zero or diff.terms[0][0] > 0 else "fewer",
-            "examples": _example_counts(str(path), name, needs_proj) if conv["stackable"] else [],
+            "examples": _example_counts(str(path), name) if conv["stackable"] else [],
         })
     layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
               for c in conventions if c["stackable"]}

@@ -206,3 +206,87 @@ def test_fused_blocks_must_conform() -> None:
     assert str(info.value).splitlines()[0] == (
         "t.cell:11:3: tensor k: stacked blocks need the same number of columns, but the "
         "columns are d, h (W; U)")
+
+
+# ---------------------------------------------------------------- the family's constructs
+
+LANG = CELLS / "lang"
+
+
+def test_unknown_function_names_the_known_ones() -> None:
+    assert cell_error("  h_t = softsign(W x_t + U h_{t-1})").splitlines()[0] == (
+        "t.cell:8:9: unknown function softsign; derive knows GN, LN, RMSNorm, abs, exp, gelu, "
+        "log, max, min, relu, silu, softplus, sqrt, tanh, σ; declare others with 'function "
+        "softsign elementwise \"what it is\"'")
+
+
+def test_a_declared_function_is_elementwise() -> None:
+    text = HEADER.replace("equations\n", 'function softsign elementwise "x/(1+|x|)"\n\n'
+                          "equations\n") + "  h_t = softsign(W x_t + U h_{t-1})\n"
+    der = infer(parse_cell(text, "t.cell"))
+    assert [str(p.count) for p in der.parameters] == ["d*h", "h^2"]
+
+
+def test_a_convolution_needs_a_feature_map() -> None:
+    text = HEADER.replace("equations\n", 'kernel k = kernel_size "extent"\n\nequations\n')
+    with pytest.raises(derive.ShapeError) as info:
+        infer(parse_cell(text + "  h_t = tanh(K ∗ x_t + U h_{t-1})\n", "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:10:14: K ∗ x_t: a convolution needs a feature map (channels × spatial axes), "
+        "but x_t is a vector; declare the input as 'input X_t ∈ ℝ^{C×H×W}'")
+
+
+def test_a_convolution_needs_a_kernel_size() -> None:
+    assert cell_error("  h_t = tanh(K ∗ x_t + U h_{t-1})").splitlines()[0] == (
+        "t.cell:8:14: K ∗ x_t: a convolution needs a kernel size; declare one, e.g. 'kernel k "
+        "= kernel_size \"the extent of every kernel\"'")
+
+
+def test_a_head_count_that_does_not_divide() -> None:
+    assert count_error(str(LANG / "slstm.cell"), input_size=8, hidden_size=12,
+                       num_heads=5) == (
+        "n_h must divide h: GN(y_t, n_h; γ) in (11) splits h channels into n_h groups (the "
+        "equations require n_h divides h; got input_size=8, hidden_size=12, num_heads=5)")
+    assert derive.count(str(LANG / "slstm.cell"), input_size=8, hidden_size=12,
+                        num_heads=4).total == 4 * 8 * 12 + 5 * 12 + 4 * 12 * 12 // 4
+
+
+def test_a_norm_names_its_parameters() -> None:
+    assert cell_error("  h_t = tanh(LN(W x_t) + U h_{t-1})").splitlines()[0] == (
+        "t.cell:8:14: LN carries parameters: name them after ';', e.g. LN(x; γ, β) (gain and "
+        "bias) or LN(x; γ) (gain only)")
+
+
+def test_blocks_are_a_declared_size() -> None:
+    text = HEADER.replace("equations\n", 'param U blockdiag n "heads"\n\nequations\n')
+    with pytest.raises(derive.ShapeError) as info:
+        infer(parse_cell(text + "  h_t = tanh(W x_t + U h_{t-1})\n", "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:7:7: the number of blocks n is not a declared size; add 'size n = KEYWORD "
+        "\"meaning\"'")
+
+
+def test_a_window_is_taken_of_an_input() -> None:
+    text = HEADER.replace("equations\n", 'size k = window "steps"\n\nequations\n')
+    with pytest.raises(derive.ShapeError) as info:
+        infer(parse_cell(text + "  h_t = tanh(W x_t + U h_{t-k+1:t})\n", "t.cell"))
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:10:24: h_{t-k+1:t}: a window of past values is taken of an input")
+
+
+def test_kernel_size_has_one_value_per_axis() -> None:
+    cell = str(LANG / "convlstm2d-per-channel.cell")
+    assert count_error(cell, in_channels=3, filters=4, kernel_size="3x5x7") == (
+        "kernel_size has 2 axes here, got 3 values ('3x5x7'); give one number per axis, or one "
+        "for all")
+    a = derive.count(cell, in_channels=3, filters=4, kernel_size="3x5").total
+    assert a == derive.count(cell, in_channels=3, filters=4, kernel_size=(3, 5)).total
+    assert a == 4 * (3 + 4) * 4 * 15 + 7 * 4
+    # spatial sizes never enter a count unless a parameter is spatial
+    assert derive.count(cell, in_channels=3, filters=4, kernel_size=3, height=7,
+                        width=9).total == 4 * (3 + 4) * 4 * 9 + 7 * 4
+    spatial = str(LANG / "conv1d-spatial.cell")
+    assert count_error(spatial, in_channels=3, filters=4, kernel_size=3) == (
+        "cell lang-conv1d-spatial needs length (--length): positions of the 1-D map")
+    assert derive.count(spatial, in_channels=3, filters=4, kernel_size=3,
+                        length=10).total == 2 * 3 * 4 * 3 + 2 * 4 * 4 * 3 + 4 * 10 + 4

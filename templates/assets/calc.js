@@ -55,7 +55,8 @@
   function allowed(conv, s) {  // the framework's own conditions on the sizes (p < h, ...)
     return conv.requires.filter(function (r) {
       var a = r.left(s), b = r.right(s);
-      return !{ "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b }[r.op];
+      return !{ "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
+        "|": a > 0n && b % a === 0n }[r.op];
     }).map(function (r) { return r.message; });
   }
 
@@ -76,7 +77,7 @@
     form.appendChild(fwl);
     var sizes = cell.sizes.map(function (s) {
       return { s: s, input: field(form, s.keyword + " (" + s.symbol + ")", s.keyword,
-        DEFAULTS[s.keyword] || "64", { title: s.description }) };
+        DEFAULTS[s.keyword] || s.example || "64", { title: s.description }) };
     });
     var layers = field(form, "num_layers (L)", "num_layers", "1");
     var batch = field(form, "batch (B)", "batch", "1");
@@ -107,6 +108,7 @@
         bidir.disabled = !conv.stackable;
         var s = {};
         sizes.forEach(function (z) { s[z.s.symbol] = positive(z.input.value, z.s.keyword); });
+        Object.keys(cell.forced).forEach(function (k) { s[k] = cell.forced[k](s); });
         var broken = allowed(conv, s);
         if (broken.length) throw new Error(broken[0]);
         s.L = conv.stackable ? positive(layers.value, "num_layers") : 1n;
