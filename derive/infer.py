@@ -216,7 +216,7 @@ class _Dims:
         self.prefer = prefer  # the symbol to eliminate first (the input size)
         self.subst: dict[str, Poly] = {}
         self.forced: list[Requirement] = []
-        self._explained: dict[str, tuple[Step, ...]] = {}
+        self._trees: dict[str, dict[str, tuple[str, str] | None]] = {}
         self.done = False  # explanations are cached once inference is over
 
     def node(self, n: str, label: str) -> str:
@@ -315,35 +315,42 @@ class _Dims:
         return False
 
     def explain(self, n: str) -> tuple[Step, ...]:
-        """The shortest chain of reasons from node n to the binding of its class."""
-        if self.done and n in self._explained:
-            return self._explained[n]
+        """The shortest chain of reasons from node n to the binding of its class.
+
+        Once inference is over, one breadth-first tree per class (rooted where its value
+        was bound) serves every node of the class: reading all traces is linear."""
         root = self.find(n)
         if root not in self.value:
             return ()
         value, src, why = self.value[root]
-        prev: dict[str, tuple[str, str] | None] = {n: None}
-        queue = deque([n])
+        if self.done:
+            tree = self._trees.get(root)
+            if tree is None:
+                tree = self._trees[root] = self._tree(src)
+        else:
+            tree = self._tree(src, stop=n)
+        path: list[Step] = []
+        cur = n
+        while tree.get(cur) is not None:
+            nxt, reason = tree[cur]  # type: ignore[misc]
+            path.append(Step(self.labels[cur], self.labels[nxt], reason))
+            cur = nxt
+        path.append(Step(self.labels[src], str(self.norm(value)), why))
+        return tuple(path)
+
+    def _tree(self, src: str, stop: str | None = None) -> dict[str, tuple[str, str] | None]:
+        """Breadth-first from ``src``: each node → (its neighbour one step closer, reason)."""
+        prev: dict[str, tuple[str, str] | None] = {src: None}
+        queue = deque([src])
         while queue:
             cur = queue.popleft()
-            if cur == src:
+            if cur == stop:
                 break
             for nxt, reason in self.adj[cur]:
                 if nxt not in prev:
                     prev[nxt] = (cur, reason)
                     queue.append(nxt)
-        path: list[Step] = []
-        cur = src
-        while prev.get(cur) is not None:
-            before, reason = prev[cur]  # type: ignore[misc]
-            path.append(Step(self.labels[before], self.labels[cur], reason))
-            cur = before
-        path.reverse()
-        path.append(Step(self.labels[src], str(self.norm(value)), why))
-        out = tuple(path)
-        if self.done:
-            self._explained[n] = out
-        return out
+        return prev
 
 
 def _indent_steps(steps: tuple[Step, ...]) -> list[str]:

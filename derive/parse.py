@@ -149,7 +149,7 @@ FUNCTIONS = {
 MULTI_ARG = {"max", "min"}
 NORMS = {"LN": "LN", "layernorm": "LN", "LayerNorm": "LN", "RMSNorm": "RMSNorm",
          "rmsnorm": "RMSNorm", "GN": "GN", "groupnorm": "GN", "GroupNorm": "GN"}
-MAX_DEPTH = 200  # nesting of parentheses, brackets and bars in one equation
+MAX_DEPTH = 64  # nesting of parentheses, brackets and bars in one equation
 MAX_LINE = 20_000  # characters in one equation line
 
 FAMILIES = ("elman", "lstm", "gru", "convolutional", "modern")
@@ -333,14 +333,29 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def hterm(self, meta: Any, children: list[Any]) -> Node:
-        out = self.operand(children[0])
+        # Runs of ⊙ are associative: built as a balanced tree, so a chain of a thousand
+        # factors nests ten deep, not a thousand. Division groups to the left.
+        groups: list[list[Node]] = [[self.operand(children[0])]]
         i = 1
         while i < len(children):
             op, right = children[i], self.operand(children[i + 1])
-            loc = self.span(out, right)
-            out = Div(loc, out, right) if op.type == "DIV" else Hadamard(loc, out, right)
+            if op.type == "DIV":
+                groups.append([right])
+            else:
+                groups[-1].append(right)
             i += 2
+        out = self.balanced(groups[0])
+        for factors in groups[1:]:
+            right = self.balanced(factors)
+            out = Div(self.span(out, right), out, right)
         return out
+
+    def balanced(self, factors: list[Node]) -> Node:
+        if len(factors) == 1:
+            return factors[0]
+        mid = len(factors) // 2
+        left, right = self.balanced(factors[:mid]), self.balanced(factors[mid:])
+        return Hadamard(self.span(left, right), left, right)
 
     def call(self, atom: Var, arg: Any) -> Node:
         """``σ(x)``, ``max(a, b)``, ``LN(x; γ, β)``, ``GN(x, n; γ)``."""
@@ -566,6 +581,9 @@ def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, of
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_no, line, offset) from None
+    except RecursionError:
+        raise CellSyntaxError("the expression nests too deeply for derive to read",
+                              Loc(file, line_no, 1, 2, line[:200])) from None
     try:
         return _Build(file, line_no, line, offset, functions, sizes).transform(tree)
     except VisitError as exc:  # Lark wraps what the transformer raises
