@@ -55,7 +55,8 @@ def poly_tree(p: Poly, order: list[str]) -> Tree:
         return ("num", 0)
     terms = _ordered_terms(p, order)
     g = reduce(gcd, (abs(c) for c, _ in terms))
-    common = {s: min(dict(m).get(s, 0) for _, m in terms) for s in p.symbols}
+    # only positive powers are taken outside: h·(4·d + 4·h·n⁻¹ + 5), never n⁻¹ alone
+    common = {s: max(0, min(dict(m).get(s, 0) for _, m in terms)) for s in p.symbols}
     common = {s: e for s, e in common.items() if e}
     if len(terms) == 1 or (g == 1 and not common):
         if len(terms) == 1:
