@@ -159,7 +159,9 @@ def cmd_count(args: argparse.Namespace) -> int:
     cfg = " ".join(f"{k}={v}" for k, v in result.config.items())
     lines = [f"{result.cell}: {result.title}",
              f"convention: {result.framework} ({result.framework_title})",
-             f"config: {cfg}", ""]
+             f"config: {cfg}"]
+    lines += [f"requires: {r}" for r in result.requires]
+    lines.append("")
     layered = result.config.get("num_layers", 1) > 1 and len(
         {t.name for t in result.tensors}) < len(result.tensors)
     rows = [((f"{t.name} (layer {t.layer + 1})" if layered else t.name),

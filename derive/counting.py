@@ -52,6 +52,7 @@ class Count(NamedTuple):
     input_symbol: str
     output_size: Poly
     stackable: bool
+    requires: tuple[str, ...] = ()  # sizes the equations force equal, with the reason
 
     @property
     def formula(self) -> Any:
@@ -65,7 +66,7 @@ class Count(NamedTuple):
                 "total": self.total,
                 "tensors": [{"name": t.name, "shape": list(t.shape), "count": t.count,
                              "layer": t.layer, "direction": t.direction} for t in self.tensors],
-                "formula": self.formula_text}
+                "formula": self.formula_text, "requires": list(self.requires)}
 
 
 def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
@@ -364,4 +365,14 @@ def evaluate(cfg: Config) -> Count:
         layer_text=forms["layer"]["text"], upper_text=forms.get("upper", {}).get("text", ""),
         title=data["title"], framework_title=conv["title"],
         per_layer=Poly.from_data(conv["per_layer"][key]), input_symbol=sym,
-        output_size=Poly.from_data(data["output_size"]), stackable=conv["stackable"])
+        output_size=Poly.from_data(data["output_size"]), stackable=conv["stackable"],
+        requires=forced_text(data))
+
+
+def forced_text(data: dict[str, Any]) -> tuple[str, ...]:
+    """``input_size = hidden_size (forced by the equations: ...)``, one per forced size."""
+    names = {s["symbol"]: s["keyword"] for s in data["sizes"]}
+    return tuple(f"{names.get(r['symbol'], r['symbol'])} = "
+                 f"{_keyword_poly(Poly.from_data(r['right']), names)} (forced by the "
+                 f"equations: {r['message']}; see derive shapes)"
+                 for r in data.get("derived", ()))

@@ -25,7 +25,7 @@ def test_count_json_is_one_object_with_the_documented_keys(capsys: pytest.Captur
                                                            ) -> None:
     assert main(["count", "lstm", "--framework", "keras", *SEED, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["cell", "framework", "config", "total", "tensors", "formula"]
+    assert list(data) == ["cell", "framework", "config", "total", "tensors", "formula", "requires"]
     assert data["total"] == 1_574_912
     assert data["config"] == {"input_size": 512, "hidden_size": 256, "num_layers": 1,
                               "bidirectional": True, "bias": True}
