@@ -224,24 +224,27 @@ def kept(derivation: Derivation) -> tuple[Kept, ...]:
                         "the result of the equation"))
 
         def visit(node: Node, top: bool, eq: Equation = eq) -> None:
+            plain = (Var, Num, SizeRef, Call, Norm, Power)  # kept as themselves, or free
+
+            def keep(what: Node, why: str) -> None:
+                size = c.size(what, eq)
+                if size is not None and not (isinstance(what, Transpose)
+                                             and isinstance(what.arg, Var)):
+                    out.append(Kept(what.text, size, eq.number, why))
+
             stack = [(node, top)]
             while stack:
                 cur, is_top = stack.pop()
                 if isinstance(cur, (Call, Norm, Power)) and not is_top:
-                    out.append(Kept(cur.text, c.size(cur, eq) or Poly(), eq.number,
-                                    "the value of a function inside the equation"))
+                    keep(cur, "the value of a function inside the equation")
                 elif isinstance(cur, (Hadamard, Div)):
                     for side in (cur.left, cur.right):
-                        if side is not None and not isinstance(side, (Var, Num, SizeRef,
-                                                                      Call)):
-                            out.append(Kept(side.text, c.size(side, eq) or Poly(), eq.number,
-                                            "an operand of a Hadamard product"))
+                        if side is not None and not isinstance(side, plain):
+                            keep(side, "an operand of a Hadamard product")
                 elif isinstance(cur, (MatMul, Conv)):
                     right = cur.right
-                    if right is not None and not isinstance(right, (Var, Num, SizeRef, Call)):
-                        out.append(Kept(right.text, c.size(right, eq) or Poly(), eq.number,
-                                        "the vector a matrix multiplies (for the matrix's "
-                                        "gradient)"))
+                    if right is not None and not isinstance(right, plain):
+                        keep(right, "the vector a matrix multiplies (for the matrix's gradient)")
                 stack.extend((ch, False) for ch in reversed(children(cur)))
 
         visit(eq.rhs, True)
