@@ -87,7 +87,7 @@ size_spec: ("∈" | "in") ("ℝ" | "R") ("^" size_atom)?
           | INT -> size_int
           | "{" size_expr (TIMES size_expr)* "}" -> size_axes
 
-sizedecl: NAME "=" NAME label?
+sizedecl: NAME "=" KEYWORD label?
 
 size_expr: size_prod ("+" size_prod)*
 size_prod: size_pow (("*" | "·")? size_pow)*
@@ -114,6 +114,7 @@ CMP.2: "<=" | ">=" | "<" | ">" | "≤" | "≥"
 NAME: /\\?[^\W\d_ᵀ²][\u0300-\u036f]*([^\W_ᵀ²]|[\u0300-\u036f])*'*(_(\{[^{}]*\}|[^\W_ᵀ²]+))?/
 NUMBER: /\d+(\.\d+)?/
 INT: /\d+/
+KEYWORD: /[A-Za-z][A-Za-z0-9_]*/
 STRING: /"[^"]*"/
 %import common.WS_INLINE
 %ignore WS_INLINE
@@ -761,8 +762,10 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         output_name = states[0].name
     else:
         output_name = output[0]
-        if output_name not in {d.name for d in states}:
-            raise CellSyntaxError(f"the output {output_name} is not a declared state", output[1])
+        defined = {e.target.name for e in equations}
+        if output_name not in {d.name for d in states} | defined:
+            raise CellSyntaxError(f"the output {output_name} is neither a declared state nor "
+                                  "defined by an equation", output[1])
     inputs = [d for d in decls if d.kind == "input"]
     first = inputs[0].shape[0] if inputs and inputs[0].shape else None
     if first is None or len(first.terms) != 1 or first.terms[0][0] != 1 or \

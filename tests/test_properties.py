@@ -670,6 +670,27 @@ class Generated:
     texts: dict[bool, str]  # unicode? -> the cell file
 
 
+def factors(node: Node) -> object:
+    """A tree with every chain of ⊙ flattened to its factors in order: ⊙ is associative,
+    and the parser builds long chains balanced, so a ⊙ b ⊙ c may nest either way."""
+    if isinstance(node, Hadamard):
+        assert node.left is not None and node.right is not None
+        out = []
+        for side in (node.left, node.right):
+            f = factors(side)
+            out.extend(f[1] if isinstance(f, tuple) and f[:1] == ("⊙",) else [f])
+        return ("⊙", tuple(out))
+    if isinstance(node, MatMul):
+        return ("@", factors(node.left), factors(node.right))  # type: ignore[arg-type]
+    if isinstance(node, Sum):
+        return ("+", node.signs, tuple(factors(t) for t in node.terms))
+    if isinstance(node, Call):
+        return (node.func, factors(node.arg))  # type: ignore[arg-type]
+    if isinstance(node, Concat):
+        return ("[]", tuple(factors(i) for i in node.items))
+    return node
+
+
 @st.composite
 def generated_cells(draw: st.DrawFn) -> Generated:
     gen = Gen()
@@ -703,9 +724,10 @@ def test_generated_equations(g: Generated, sizes: dict[str, int]) -> None:
     cells = {u: parse_cell(text, "gen.cell") for u, text in g.texts.items()}
     uni, asc = cells[True], cells[False]
     # (a) both spellings parse, to the AST they were rendered from
-    expected = tuple((Var(NOWHERE, t, "t"), rhs) for t, rhs in g.equations)
+    expected = tuple((Var(NOWHERE, t, "t"), factors(rhs)) for t, rhs in g.equations)
     for cell in (uni, asc):
-        assert tuple((e.target, e.rhs) for e in cell.equations) == expected, g.texts
+        got = tuple((e.target, factors(e.rhs)) for e in cell.equations)
+        assert got == expected, g.texts
     # (b) Unicode and ASCII spellings are the same equations
     assert uni.equations == asc.equations
     assert uni.decls == asc.decls
