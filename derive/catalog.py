@@ -34,8 +34,12 @@ def resolve(ref: str, near: Path | None = None) -> Path:
             return sibling
     path = CELLS_DIR / (ref + SUFFIX)
     if not path.is_file():
-        raise ConfigError(f"unknown cell '{ref}'; the catalog has {', '.join(builtin_names())}, "
-                          "or give the path to a .cell file")
+        import difflib
+
+        near_names = difflib.get_close_matches(ref, builtin_names(), n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(near_names)}? " if near_names else ""
+        raise ConfigError(f"unknown cell '{ref}'; {hint}'derive cells' lists the catalog's "
+                          f"{len(builtin_names())} cells, or give the path to a .cell file")
     return path
 
 

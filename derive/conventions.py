@@ -178,6 +178,6 @@ def tensor_specs(cell: Cell, conv: Convention | None, derivation: Derivation) ->
 
 def gate_order(derivation: Derivation, parts: list[str]) -> list[str]:
     """The variable each packed parameter feeds, in packing order: ['i', 'f', 'g', 'o']."""
-    targets = {e.number: e.target.name for e in derivation.equations}
+    targets = {e.number: "/".join(t.name for t in e.targets) for e in derivation.equations}
     params = {p.name: p for p in derivation.parameters}
     return [targets[params[name].equation] for name in parts]

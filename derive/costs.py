@@ -220,7 +220,10 @@ def kept(derivation: Derivation) -> tuple[Kept, ...]:
     c = _Costing(derivation)
     out: list[Kept] = []
     for eq in derivation.equations:
-        out.append(Kept(eq.target.display, c.sizes[eq.target.name], eq.number,
+        size = Poly()
+        for t in eq.targets:
+            size = size + c.sizes[t.name]
+        out.append(Kept(eq.lhs_display, size, eq.number,
                         "the result of the equation"))
 
         def visit(node: Node, top: bool, eq: Equation = eq) -> None:

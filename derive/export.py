@@ -126,7 +126,12 @@ def node_latex(node: Node, params: set[str]) -> str:
 
 def equation_latex(eq: Equation, derivation: Derivation) -> str:
     params = {p.name for p in derivation.parameters}
-    return f"{var_latex(eq.target, params)} = {node_latex(eq.rhs, params)}"
+    if eq.stacked:
+        rows = r" \\ ".join(var_latex(t, params) for t in eq.targets)
+        lhs = rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"
+    else:
+        lhs = var_latex(eq.target, params)
+    return f"{lhs} = {node_latex(eq.rhs, params)}"
 
 
 def poly_latex(p: Poly) -> str:

@@ -513,7 +513,7 @@ class _Inference:
         prefer = cell.input_symbol if cell.inputs and cell.inputs[0].shape else ""
         self.d = _Dims(order, prefer)
         self.s = _Shapes(self.d)
-        self.defined: dict[str, Equation] = {e.target.name: e for e in equations}
+        self.defined: dict[str, Equation] = {t.name: e for e in equations for t in e.targets}
         self.decl = {d.name: d for d in cell.decls}
         self.states = {d.name for d in cell.decls if d.kind == "state"}
         for eq in equations:
@@ -593,15 +593,16 @@ class _Inference:
     def classify(self) -> None:
         seen_eq: set[str] = set()
         for eq in self.equations:
-            if eq.target.name in seen_eq:
-                raise ShapeError(f"{eq.target.display} is defined twice", eq.target.loc)
-            if eq.target.name in self.decl and self.decl[eq.target.name].kind == "input":
-                raise ShapeError(f"{eq.target.display} is an input; it cannot be defined by an "
-                                 "equation", eq.target.loc)
+            for target in eq.targets:
+                if target.name in seen_eq or [t.name for t in eq.targets].count(target.name) > 1:
+                    raise ShapeError(f"{target.display} is defined twice", target.loc)
+                if target.name in self.decl and self.decl[target.name].kind == "input":
+                    raise ShapeError(f"{target.display} is an input; it cannot be defined by "
+                                     "an equation", target.loc)
             for node, _parent in walk(eq.rhs):
                 if isinstance(node, Var):
                     self._check_var(node, eq, seen_eq)
-            seen_eq.add(eq.target.name)
+            seen_eq.update(t.name for t in eq.targets)
         for d in self.cell.decls:
             if d.kind != "input" and d.name not in self.defined:
                 kind = "state" if d.kind == "state" else "variable"
@@ -649,7 +650,7 @@ class _Inference:
                              f"declare it ('input {name}_t ∈ ℝ^n') or add an equation for it",
                              node.loc)
         if name not in seen:
-            if name == eq.target.name:
+            if any(name == t.name for t in eq.targets):
                 raise ShapeError(f"{node.text} is used in its own equation; write "
                                  f"{name}_{{t-1}} for its previous value", node.loc)
             raise ShapeError(f"{node.text} is used in ({eq.number}) before its equation "
@@ -762,10 +763,18 @@ class _Inference:
             self._eq = eq
             rhs = self.shape(eq.rhs, eq)
             if rhs == CONST:
-                raise ShapeError(f"{eq.target.display} is defined as a constant", eq.loc)
-            target = self.var(eq.target.name, "t")
-            self.unify(target, rhs, f"{eq.target.display} is defined by ({eq.number})",
-                       eq.target.loc, (eq.target, eq.rhs))
+                raise ShapeError(f"{eq.lhs_display} is defined as a constant", eq.loc)
+            if eq.stacked:  # [f_t; i_t] = ...: the right side is the parts stacked
+                first, last = eq.targets[0].loc, eq.targets[-1].loc
+                lhs = Concat(Loc(first.file, first.line, first.col - 1, last.end_col + 1,
+                                 first.text), eq.targets)
+                target = self.shape(lhs, eq)
+                where = lhs.loc
+            else:
+                target = self.var(eq.target.name, "t")
+                where = eq.target.loc
+            self.unify(target, rhs, f"{eq.lhs_display} is defined by ({eq.number})",
+                       where, (Var(where, eq.lhs_display, None), eq.rhs))
         self._drain()
         self.requirements.extend(self.d.forced)
         return self.result()
@@ -860,10 +869,11 @@ class _Inference:
             if d.kind == "input":
                 variables.append(self._variable(d.name, "input", d.description, d.loc))
         for eq in self.equations:
-            kind = "state" if eq.target.name in self.states else "intermediate"
-            desc = self.decl[eq.target.name].description if eq.target.name in self.decl else \
-                eq.label
-            variables.append(self._variable(eq.target.name, kind, desc, eq.target.loc))
+            for target in eq.targets:
+                kind = "state" if target.name in self.states else "intermediate"
+                desc = self.decl[target.name].description if target.name in self.decl else \
+                    eq.label
+                variables.append(self._variable(target.name, kind, desc, target.loc))
         subst = self.d.subst
         reqs = []
         for r in self.requirements:

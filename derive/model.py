@@ -174,8 +174,12 @@ class Concat(Node):
 
 @dataclass(frozen=True)
 class Equation:
+    """``i_t = σ(...)``, or a stacked left side ``[f_t; i_t; o_t; g_t] = ...`` (Ba et al.
+    normalise the four gates' pre-activations together): the right side is the parts
+    stacked, each part a variable of its own."""
+
     number: int
-    target: Var
+    targets: tuple[Var, ...]
     rhs: Node
     label: str
     loc: Loc = field(compare=False, repr=False)
@@ -183,6 +187,29 @@ class Equation:
     @property
     def source(self) -> str:
         return self.loc.text.strip()
+
+    @property
+    def target(self) -> Var:
+        """The one variable the equation defines (see :attr:`targets` for a stacked one)."""
+        if len(self.targets) != 1:
+            raise ValueError(f"equation ({self.number}) defines {self.lhs_display}")
+        return self.targets[0]
+
+    @property
+    def stacked(self) -> bool:
+        return len(self.targets) > 1
+
+    @property
+    def lhs_display(self) -> str:
+        """``h_t``, or ``[f_t; i_t; o_t; g_t]``."""
+        if not self.stacked:
+            return self.targets[0].display
+        return "[" + "; ".join(t.display for t in self.targets) + "]"
+
+    @property
+    def key(self) -> str:
+        """A name for the equation: its variable's, or the stacked ones' joined by '-'."""
+        return "-".join(t.name for t in self.targets)
 
 
 @dataclass(frozen=True)

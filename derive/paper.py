@@ -97,7 +97,7 @@ def latex(ref: str, framework: str = "equations", notation: str | None = None,
         for i, e in enumerate(d.equations):
             tex = equation_latex(e, d).replace(" = ", " &= ", 1)
             end = r" \\" if i < len(d.equations) - 1 else ""
-            lines.append(f"  {tex} \\label{{eq:{name}:{e.target.name}}}{end}")
+            lines.append(f"  {tex} \\label{{eq:{name}:{e.key}}}{end}")
         body += [r"\begin{align}", *lines, r"\end{align}", ""]
     if "shapes" in parts:
         body += [r"\begin{table}[ht]", r"  \centering",

@@ -54,7 +54,7 @@ from derive.model import (
 from derive.poly import Poly
 
 GRAMMAR = r"""
-equation: var "=" expr label?
+equation: (var | "[" var (";" var)+ "]") "=" expr label?
 label: STRING
 
 ?expr: sum
@@ -235,10 +235,10 @@ class _Build(Transformer):
 
     # -- expressions
     @v_args(meta=True)
-    def equation(self, meta: Any, children: list[Any]) -> tuple[Var, Node, str]:
-        target, rhs = children[0], children[1]
-        label = children[2] if len(children) > 2 else ""
-        return target, rhs, label
+    def equation(self, meta: Any, children: list[Any]) -> tuple[tuple[Var, ...], Node, str]:
+        label = children[-1] if isinstance(children[-1], str) else ""
+        nodes = [c for c in children if not isinstance(c, str)]
+        return tuple(nodes[:-1]), self.operand(nodes[-1]), label
 
     def label(self, children: list[Token]) -> str:
         return str(children[0])[1:-1]
@@ -762,7 +762,7 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
         output_name = states[0].name
     else:
         output_name = output[0]
-        defined = {e.target.name for e in equations}
+        defined = {t.name for e in equations for t in e.targets}
         if output_name not in {d.name for d in states} | defined:
             raise CellSyntaxError(f"the output {output_name} is neither a declared state nor "
                                   "defined by an equation", output[1])
@@ -801,9 +801,12 @@ def _context(items: list[tuple[int, str]]) -> _Context:
     functions, sizes, variables = set(), set(), set()
     for _no, raw in items:
         m = re.match(r"(?:input|state|var)\s+([^\s_]+)_", raw) or \
-            re.match(r"\s+([^\s_=]+)_(?:t|\{t\})\s*=", raw)
+            re.match(r"\s+([^\s_=\[]+)_(?:t|\{t\})\s*=", raw)
         if m:
             variables.add(m[1])
+        m = re.match(r"\s+\[([^\]=]*)\]\s*=", raw)  # a stacked left side [f_t; i_t] =
+        if m:
+            variables.update(re.findall(r"([^\s_;]+)_(?:t|\{t\})", m[1]))
         m = re.match(r"function\s+(\S+)\s+elementwise", raw)
         if m:
             functions.add(m[1])
@@ -856,13 +859,14 @@ def _equations(block: list[tuple[int, str]], file: str, ctx: _Context) -> tuple[
         if not line.strip():
             continue
         off = _indent(line)
-        target, rhs, label = parse_fragment("equation", line[off:], file, no, raw, off,
-                                            ctx.functions, ctx.sizes)
-        if target.time != "t":
-            raise CellSyntaxError(f"the left side of an equation is a variable at time t, "
-                                  f"e.g. '{target.name}_t'", target.loc)
-        out.append(Equation(len(out) + 1, target, rhs, label, Loc(file, no, off + 1,
-                                                                  len(line) + 1, raw)))
+        targets, rhs, label = parse_fragment("equation", line[off:], file, no, raw, off,
+                                             ctx.functions, ctx.sizes)
+        for target in targets:
+            if target.time != "t":
+                raise CellSyntaxError(f"the left side of an equation is a variable at time t, "
+                                      f"e.g. '{target.name}_t'", target.loc)
+        out.append(Equation(len(out) + 1, targets, rhs, label, Loc(file, no, off + 1,
+                                                                   len(line) + 1, raw)))
     return tuple(out)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import derive
+from derive.catalog import builtin_names
 from derive.compile import compile_cell
 from derive.infer import infer
 from derive.parse import parse_cell
@@ -37,9 +38,13 @@ def count_error(*args: object, **kwargs: object) -> str:
 
 
 def test_unknown_cell() -> None:
+    n = len(builtin_names())
     assert count_error("lstn", **OK) == (
-        "unknown cell 'lstn'; the catalog has cifg, gru, gru-reset-before, lstm, "
-        "lstm-peephole, lstmp, rnn, or give the path to a .cell file")
+        f"unknown cell 'lstn'; did you mean lstm or lstmp? 'derive cells' lists the catalog's {n} "
+        "cells, or give the path to a .cell file")
+    assert count_error("qwerty", **OK) == (
+        f"unknown cell 'qwerty'; 'derive cells' lists the catalog's {n} cells, or give the "
+        "path to a .cell file")
 
 
 def test_unknown_framework() -> None:
@@ -290,3 +295,18 @@ def test_kernel_size_has_one_value_per_axis() -> None:
         "cell lang-conv1d-spatial needs length (--length): positions of the 1-D map")
     assert derive.count(spatial, in_channels=3, filters=4, kernel_size=3,
                         length=10).total == 2 * 3 * 4 * 3 + 2 * 4 * 4 * 3 + 4 * 10 + 4
+
+
+def test_a_stacked_left_side_needs_its_parts_fixed() -> None:
+    first = cell_error("  [a_t; b_t] = W x_t + U h_{t-1}\n  h_t = σ(a_t) ⊙ h_{t-1}\n")
+    assert first.splitlines()[0] == (
+        "t.cell:8:3: cannot decide the shape of [a_t; b_t] in (1): the shapes of its operands "
+        "are not fixed; declare the size of a variable it uses")
+    assert cell_error("  [a_t; a_t] = W x_t\n  h_t = σ(a_t) ⊙ h_{t-1}\n").splitlines()[0] == (
+        "t.cell:8:4: a_t is defined twice")
+    # declared, the part fixes the whole: W has the rows of both parts
+    der = infer(parse_cell(HEADER.replace("equations", "var b_t ∈ ℝ^d\n\nequations")
+                           + "  [a_t; b_t] = W x_t + U h_{t-1}\n  h_t = σ(a_t) ⊙ h_{t-1}"
+                           " + U_b b_t\n", "t.cell"))
+    w = der.parameter("W")
+    assert w is not None and str(w.shape[0]) == "d + h"

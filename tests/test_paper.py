@@ -22,6 +22,7 @@ import pytest
 import derive
 from derive import cache, catalog
 from derive.paper import bib, bib_keys, forms, latex
+from derive.poly import Poly
 from derive.printing import evaluate, mathml_text, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +83,21 @@ def test_bibtex_parses_with_a_real_parser() -> None:
 def _config(rng: random.Random, cell: str, framework: str) -> tuple[dict[str, int], dict]:
     data = cache.compiled(catalog.resolve(cell))
     env, sizes = {}, {}
+    axes: dict[str, list[int]] = {}
     for s in data["sizes"]:
         env[s["symbol"]] = sizes[s["keyword"]] = rng.randint(1, 10**6)
+        if "axes" in s:  # a kernel size: one value per spatial axis, given as "3x5x..."
+            axes.setdefault(s["keyword"], []).append(env[s["symbol"]])
+    sizes.update({k: "x".join(map(str, v)) for k, v in axes.items()})
+    keyword = {s["symbol"]: s["keyword"] for s in data["sizes"]}
+    for req in data["conventions"][framework]["requires"]:
+        left, right = Poly.from_data(req["left"]), Poly.from_data(req["right"])
+        if req["op"] == "|" and len(right.symbols) == 1 and len(right.terms) == 1:
+            (sym,) = right.symbols  # a block count divides what it splits
+            env[sym] = sizes[keyword[sym]] = left.evaluate(env) * rng.randint(1, 1000)
+    for r in data.get("derived", ()):  # sizes the equations force: not given
+        sizes.pop(keyword[r["symbol"]], None)
+        env[r["symbol"]] = Poly.from_data(r["right"]).evaluate(env)
     if "proj_size" in sizes:
         sizes["hidden_size"] = env["h"] = max(env["h"], 2)
         sizes["proj_size"] = env["p"] = rng.randint(1, env["h"] - 1)

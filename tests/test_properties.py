@@ -287,10 +287,16 @@ class Evaluator:
              shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         for eq in equations:
             value = _arr(self.ev(eq.rhs))
-            if value.shape != shapes[eq.target.name]:
-                raise Mismatch(f"{eq.target.display} has shape {value.shape}, inference "
-                               f"says {shapes[eq.target.name]}")
-            self.now[eq.target.name] = value
+            at = 0
+            for t in eq.targets:  # a stacked left side takes consecutive rows
+                want = shapes[t.name]
+                part = value[at:at + want[0]] if eq.stacked else value
+                at += want[0] if want else 1
+                if part.shape != want:
+                    raise Mismatch(f"{t.display} has shape {part.shape}, inference says {want}")
+                self.now[t.name] = part
+            if eq.stacked and at != len(value):
+                raise Mismatch(f"{eq.lhs_display} takes {at} rows of {len(value)}")
         return self.now
 
 
@@ -323,8 +329,8 @@ def run(derivation: Derivation, env: dict[str, int], rng: np.random.Generator,
         assert derivation.count.evaluate(env) == allocated
 
     by_display = {v.name: v for v in derivation.variables}
-    shapes = {eq.target.name: _dims(by_display[eq.target.display].shape, env)
-              for eq in derivation.equations}
+    shapes = {t.name: _dims(by_display[t.display].shape, env)
+              for eq in derivation.equations for t in eq.targets}
     inputs_decl = [v for v in derivation.variables if v.kind == "input"]
     states = [v.name[:-2] for v in derivation.variables if v.kind == "state"]
     assert states, "a recurrent cell has a state"
