@@ -100,14 +100,13 @@ def match(cell: str, to: list[str], framework: str = "equations", **config: Any)
 def formula(cell: str, framework: str = "equations", bias: bool = True) -> Any:
     """The closed form (SymPy) of the count, with L layers and D directions symbolic."""
     from derive.closedform import closed_form
-    from derive.counting import convention, load
+    from derive.counting import above, convention, load
     from derive.poly import Poly
 
     data, _ = load(cell, {})
     conv = convention(data, framework)
     per_layer = Poly.from_data(conv["per_layer"]["bias" if bias else "no_bias"])
-    return closed_form(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
-                       conv["stackable"])
+    return closed_form(per_layer, data["input_symbol"], above(conv), conv["stackable"])
 
 
 def shapes(cell: str, framework: str = "equations") -> Derivation:

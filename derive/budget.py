@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from derive.counting import convention, count, load, positive_int, stack_poly
+from derive.counting import above, convention, count, load, positive_int, stack_poly
 from derive.errors import ConfigError
 from derive.poly import Poly
 
@@ -49,8 +49,8 @@ def _univariate(data: dict[str, Any], framework: str, keyword: str, options: dic
     conv = convention(data, framework)
     per_layer = Poly.from_data(conv["per_layer"]["bias" if options.get("bias", True)
                                                   else "no_bias"])
-    poly = stack_poly(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
-                      Poly.const(layers), Poly.const(dirs))
+    poly = stack_poly(per_layer, data["input_symbol"], above(conv), Poly.const(layers),
+                      Poly.const(dirs))
     for key, sym in by_keyword.items():
         if key == keyword:
             continue

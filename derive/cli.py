@@ -175,7 +175,8 @@ def cmd_count(args: argparse.Namespace) -> int:
     lines.append("")
     lines.append(f"one layer, one direction: {result.layer_text}")
     if result.upper_text and result.config.get("num_layers", 1) > 1:
-        lines.append(f"each layer above the first (input D·output): {result.upper_text}")
+        lines.append(f"each layer above the first (input {result.above_text}): "
+                     f"{result.upper_text}")
     lines.append(f"total, L layers, D directions: {result.formula_text}")
     print("\n".join(lines))
     return 0

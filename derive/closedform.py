@@ -37,13 +37,14 @@ def layer_formula(per_layer: Poly, input_symbol: str, value: Poly) -> sympy.Expr
     return sympy.factor(to_sympy(per_layer.subs(input_symbol, value)))
 
 
-def closed_form(per_layer: Poly, input_symbol: str, output: Poly, stackable: bool) -> sympy.Expr:
-    """D·(P(d) + (L − 1)·P(D·o)): layer 1 sees the input, the others D times the output."""
+def closed_form(per_layer: Poly, input_symbol: str, above: Poly, stackable: bool) -> sympy.Expr:
+    """D·(P(d) + (L − 1)·P(a)): layer 1 sees the input, the others ``above`` features (a
+    polynomial in D: D·o when the directions are concatenated, o for separate stacks)."""
     first = layer_formula(per_layer, input_symbol, Poly.symbol(input_symbol))
     if not stackable:
         return first
     L, D = symbol(LAYERS), symbol(DIRECTIONS)
-    upper = layer_formula(per_layer, input_symbol, Poly.symbol(DIRECTIONS) * output)
+    upper = layer_formula(per_layer, input_symbol, above)
     return D * (first + (L - 1) * upper)
 
 

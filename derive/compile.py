@@ -17,7 +17,7 @@ from derive.infer import Derivation, infer
 from derive.model import Cell
 from derive.poly import Poly
 
-FORMAT = 3
+FORMAT = 4
 RESERVED = {formula.LAYERS, formula.DIRECTIONS}
 
 
@@ -90,6 +90,8 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
         derivation = base if conv is None or conv.equations is None else infer(cell, name)
         specs = tensor_specs(cell, conv, derivation)
         stackable = conv.stackable if conv else True
+        separate = conv is not None and conv.separate_directions
+        above = output if separate else Poly.symbol(formula.DIRECTIONS) * output
         forms = {}
         per_layer = {}
         for bias in (True, False):
@@ -99,15 +101,20 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
             forms[key] = {
                 "layer": formula.strings(formula.layer_formula(poly, cell.input_symbol,
                                                                Poly.symbol(cell.input_symbol))),
-                "upper": formula.strings(formula.layer_formula(
-                    poly, cell.input_symbol, Poly.symbol(formula.DIRECTIONS) * output)),
-                "total": formula.strings(formula.closed_form(poly, cell.input_symbol, output,
+                "upper": formula.strings(formula.layer_formula(poly, cell.input_symbol, above)),
+                "total": formula.strings(formula.closed_form(poly, cell.input_symbol, above,
                                                              stackable)),
             }
         conventions[name] = {
             "title": conv.title if conv else "The cell's own equations",
             "names": list(conv.names) if conv else ["{t}"],
             "names_bidirectional": list(conv.names_bidirectional) if conv else ["{t}", "{t}"],
+            "names_stacked": list(conv.names_stacked or conv.names) if conv else ["{t}"],
+            "names_stacked_bidirectional": list(conv.names_stacked_bidirectional
+                                                or conv.names_bidirectional)
+            if conv else ["{t}", "{t}"],
+            "above": above.to_data(),
+            "separate_directions": separate,
             "direction_axis": conv.direction_axis if conv else False,
             "stackable": stackable,
             "requires": [{"left": r.left.to_data(), "op": r.op, "right": r.right.to_data(),

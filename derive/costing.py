@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from derive.counting import Config, configure, evaluate, positive_int
+from derive.counting import Config, above, configure, evaluate, positive_int
 from derive.errors import ConfigError
 from derive.poly import Poly
 
@@ -85,7 +85,7 @@ class Flops(NamedTuple):
     printed: int  # what the tool prints: the total with its bugs (= total for derive's own)
     bugs: list[tuple[str, int]]  # each documented bug and what it adds to the total
     input_symbol: str
-    output_size: Poly
+    above: Poly  # what a layer above the first reads, in the symbol D
     stackable: bool
     sizes: list[dict[str, str]]
 
@@ -121,8 +121,8 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
     return Flops(cfg.data["cell"], framework, convention, compute.get("title", convention),
                  compute.get("summary", ""), config, per_step * t, per_step, by_kind, step,
                  per_step * t + sum(delta for _, delta in bugs), bugs,
-                 cfg.data["input_symbol"], Poly.from_data(cfg.data["output_size"]),
-                 cfg.conv["stackable"], cfg.data["sizes"])
+                 cfg.data["input_symbol"], above(cfg.conv), cfg.conv["stackable"],
+                 cfg.data["sizes"])
 
 
 def _names(f: Flops) -> dict[str, str]:
@@ -137,13 +137,13 @@ def step_text(f: Flops) -> str:
                             _names(f))
 
 
-def stack_text(per_layer: Poly, input_symbol: str, output_size: Poly, stackable: bool,
+def stack_text(per_layer: Poly, input_symbol: str, upper: Poly, stackable: bool,
                sizes: list[dict[str, str]], factors: tuple[str, ...]) -> str:
-    """factors·D·(P(d) + (L − 1)·P(D·o)) printed with derive's printer (no SymPy)."""
+    """factors·D·(P(d) + (L − 1)·P(a)) printed with derive's printer (no SymPy)."""
     from derive import printing
 
     order = [s["symbol"] for s in sizes]
-    tree = printing.closed_form_tree(per_layer, input_symbol, output_size, order, stackable)
+    tree = printing.closed_form_tree(per_layer, input_symbol, upper, order, stackable)
     if factors:
         tree = ("mul", [*(("sym", f) for f in factors), tree])
     names = {s["symbol"]: s["symbol"] for s in sizes} | {k: k for k in ("L", "D", *factors)}
@@ -152,7 +152,7 @@ def stack_text(per_layer: Poly, input_symbol: str, output_size: Poly, stackable:
 
 def formula_text(f: Flops) -> str:
     """B·T·D·(C(d) + (L − 1)·C(D·o))."""
-    return stack_text(f.step, f.input_symbol, f.output_size, f.stackable, f.sizes,
+    return stack_text(f.step, f.input_symbol, f.above, f.stackable, f.sizes,
                       (BATCH, STEPS))
 
 
@@ -224,8 +224,7 @@ def memory(cell: str, framework: str = "equations", *, dtype: str = "fp32", seq_
         kept_poly = kept_poly + Poly.from_data(k["size"])
     config = dict(cfg.config, batch=b, seq_len=t)
     data = cfg.data
-    args = (data["input_symbol"], Poly.from_data(data["output_size"]), cfg.conv["stackable"],
-            data["sizes"])
+    args = (data["input_symbol"], above(cfg.conv), cfg.conv["stackable"], data["sizes"])
     return Memory(cfg.data["cell"], framework, config, dtype, params,
                   {name: params * size for name, size in DTYPES.items()},
                   b * cfg.stacked(state_poly), b * cfg.stacked(kept_poly),

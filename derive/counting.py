@@ -50,16 +50,17 @@ class Count(NamedTuple):
     framework_title: str
     per_layer: Poly  # one layer and direction, in the input-size symbol
     input_symbol: str
-    output_size: Poly
+    above: Poly  # what a layer above the first reads, in the symbol D
     stackable: bool
     requires: tuple[str, ...] = ()  # sizes the equations force equal, with the reason
+    above_text: str = ""  # the same in words
 
     @property
     def formula(self) -> Any:
         """The closed form as a SymPy expression, with L and D symbolic."""
         from derive.closedform import closed_form
 
-        return closed_form(self.per_layer, self.input_symbol, self.output_size, self.stackable)
+        return closed_form(self.per_layer, self.input_symbol, self.above, self.stackable)
 
     def to_json(self) -> dict[str, Any]:
         return {"cell": self.cell, "framework": self.framework, "config": self.config,
@@ -188,10 +189,11 @@ class Config(NamedTuple):
     def stacked(self, per_layer: Poly) -> int:
         """A per-layer, per-direction polynomial summed over the stack.
 
-        Layer 1 reads the input; a layer above reads the D outputs of the layer below.
+        Layer 1 reads the input; a layer above reads what the layer below gives it (its D
+        outputs concatenated, or one direction's output for separate stacks).
         """
         sym = self.data["input_symbol"]
-        out_size = Poly.from_data(self.data["output_size"]).evaluate(self.env)
+        upper = self.upper_input()
         missing = sorted(per_layer.symbols - self.env.keys() - {sym})
         if missing:
             names = {s["symbol"]: s["keyword"] for s in self.data["sizes"]}
@@ -201,17 +203,36 @@ class Config(NamedTuple):
         total = 0
         for k in range(self.layers):
             layer_env = dict(self.env)
-            layer_env[sym] = self.env[sym] if k == 0 else self.dirs * out_size
+            layer_env[sym] = self.env[sym] if k == 0 else upper
             total += self.dirs * per_layer.evaluate(layer_env)
         return total
 
+    def upper_input(self) -> int:
+        """The features a layer above the first reads."""
+        return above(self.conv).evaluate({**self.env, DIRECTIONS: self.dirs})
 
-def stack_poly(per_layer: Poly, input_symbol: str, output: Poly, layers: Poly,
+
+def stack_poly(per_layer: Poly, input_symbol: str, above: Poly, layers: Poly,
                dirs: Poly) -> Poly:
-    """D·(P(d) + (L − 1)·P(D·o)) as a polynomial: ``layers`` and ``dirs`` may be numbers
-    (``Poly.const``) or the symbols L and D."""
-    upper = per_layer.subs(input_symbol, dirs * output)
+    """D·(P(d) + (L − 1)·P(a)) as a polynomial: ``layers`` and ``dirs`` may be numbers
+    (``Poly.const``) or the symbols L and D; ``above`` (a) is in the symbol D."""
+    upper = per_layer.subs(input_symbol, above.subs(DIRECTIONS, dirs))
     return dirs * (per_layer + (layers - Poly.const(1)) * upper)
+
+
+DIRECTIONS = "D"
+
+
+def above(conv: dict[str, Any]) -> Poly:
+    """What a layer above the first reads under a compiled convention, in the symbol D."""
+    return Poly.from_data(conv["above"])
+
+
+def above_text(conv: dict[str, Any]) -> str:
+    """What a layer above the first reads, in words."""
+    if conv["separate_directions"]:
+        return "one direction's output: the directions are separate stacks"
+    return "D·output, the directions concatenated"
 
 
 def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
@@ -293,13 +314,14 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
             raise ConfigError(f"{req['message']} ({who} {rule}; got {shown})")
     sym = data["input_symbol"]
     if sym in derived and layers > 1:
-        above = (2 if bidirectional else 1) * Poly.from_data(data["output_size"]).evaluate(env)
-        if above != env[sym]:
+        reads = above(conv).evaluate({**env, DIRECTIONS: 2 if bidirectional else 1})
+        if reads != env[sym]:
+            concat = bidirectional and DIRECTIONS in above(conv).symbols
             raise ConfigError(
                 f"cell {data['cell']} requires {names.get(sym, sym)} = "
                 f"{_keyword_poly(Poly.from_data(derived[sym]['right']), names)}, but a layer "
-                f"above the first reads {above} features"
-                + (" (both directions concatenated)" if bidirectional else ""))
+                f"above the first reads {reads} features"
+                + (" (both directions concatenated)" if concat else ""))
     config.update(num_layers=layers, bidirectional=bidirectional, bias=bias)
     if reset_after is not None:
         config["reset_after"] = reset_after
@@ -332,7 +354,7 @@ def evaluate(cfg: Config) -> Count:
     data, framework, conv, env = cfg.data, cfg.framework, cfg.conv, cfg.env
     config, layers, dirs, bias = cfg.config, cfg.layers, cfg.dirs, cfg.bias
     sym = data["input_symbol"]
-    out_size = Poly.from_data(data["output_size"]).evaluate(env)
+    upper = cfg.upper_input()
     specs = []
     for t in conv["tensors"]:
         shape = t["shape"] if bias else t["shape_no_bias"]
@@ -341,14 +363,15 @@ def evaluate(cfg: Config) -> Count:
     tensors: list[Tensor] = []
     for k in range(layers):
         layer_env = dict(env)
-        layer_env[sym] = env[sym] if k == 0 else dirs * out_size
+        layer_env[sym] = env[sym] if k == 0 else upper
+        one, two = (("names_stacked", "names_stacked_bidirectional") if layers > 1 else
+                    ("names", "names_bidirectional"))
         if conv["direction_axis"]:
-            groups = [("both", conv["names"][0], (dirs,))]
+            groups = [("both", conv[one][0], (dirs,))]
         elif dirs == 1:
-            groups = [("forward", conv["names"][0], ())]
+            groups = [("forward", conv[one][0], ())]
         else:
-            groups = [("forward", conv["names_bidirectional"][0], ()),
-                      ("backward", conv["names_bidirectional"][1], ())]
+            groups = [("forward", conv[two][0], ()), ("backward", conv[two][1], ())]
         for direction, template, lead in groups:
             for name, parts, dims in specs:
                 shape = lead + tuple(d.evaluate(layer_env) for d in dims)
@@ -365,8 +388,8 @@ def evaluate(cfg: Config) -> Count:
         layer_text=forms["layer"]["text"], upper_text=forms.get("upper", {}).get("text", ""),
         title=data["title"], framework_title=conv["title"],
         per_layer=Poly.from_data(conv["per_layer"][key]), input_symbol=sym,
-        output_size=Poly.from_data(data["output_size"]), stackable=conv["stackable"],
-        requires=forced_text(data))
+        above=above(conv), stackable=conv["stackable"],
+        requires=forced_text(data), above_text=above_text(conv))
 
 
 def forced_text(data: dict[str, Any]) -> tuple[str, ...]:

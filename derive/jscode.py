@@ -15,7 +15,7 @@ from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive import costing
 from derive.closedform import to_sympy
-from derive.counting import example_sizes, stack_poly
+from derive.counting import above, example_sizes, stack_poly
 from derive.poly import Poly
 
 
@@ -53,13 +53,13 @@ def poly_fn(poly: Poly) -> str:
     return fn(to_sympy(poly))
 
 
-def stack_fn(per_layer: Poly, data: dict[str, Any], stackable: bool, *factors: str) -> str:
-    """factors·D·(P(d) + (L − 1)·P(D·o)) as a JS function (unfactored: SymPy's factor was
+def stack_fn(per_layer: Poly, data: dict[str, Any], conv: dict[str, Any], *factors: str) -> str:
+    """factors·D·(P(d) + (L − 1)·P(a)) as a JS function (unfactored: SymPy's factor was
     most of a site build)."""
     poly = per_layer
-    if stackable:
-        poly = stack_poly(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
-                          Poly.symbol("L"), Poly.symbol("D"))
+    if conv["stackable"]:
+        poly = stack_poly(per_layer, data["input_symbol"], above(conv), Poly.symbol("L"),
+                          Poly.symbol("D"))
     for f in factors:
         poly = poly * Poly.symbol(f)
     return poly_fn(poly)
@@ -67,7 +67,6 @@ def stack_fn(per_layer: Poly, data: dict[str, Any], stackable: bool, *factors: s
 
 def cell_module(data: dict[str, Any]) -> str:
     """``DERIVE_CALC[cell] = {...}``: everything the calculator evaluates, for one cell."""
-    out = Poly.from_data(data["output_size"])
     convs = []
     for name, conv in data["conventions"].items():
         stackable = conv["stackable"]
@@ -75,7 +74,10 @@ def cell_module(data: dict[str, Any]) -> str:
                   f"stackable: {json.dumps(stackable)}",
                   f"directionAxis: {json.dumps(conv['direction_axis'])}",
                   f"names: {json.dumps(conv['names'])}",
-                  f"namesBidirectional: {json.dumps(conv['names_bidirectional'])}"]
+                  f"namesBidirectional: {json.dumps(conv['names_bidirectional'])}",
+                  f"namesStacked: {json.dumps(conv['names_stacked'])}",
+                  f"namesStackedBidirectional: {json.dumps(conv['names_stacked_bidirectional'])}",
+                  f"above: {poly_fn(above(conv))}"]
         req = [f"{{left: {poly_fn(Poly.from_data(r['left']))}, op: {json.dumps(r['op'])}, "
                f"right: {poly_fn(Poly.from_data(r['right']))}, "
                f"message: {json.dumps(r['message'], ensure_ascii=False)}}}"
@@ -94,18 +96,18 @@ def cell_module(data: dict[str, Any]) -> str:
             for cname in costing.conventions():
                 compute = costing.compute_convention(cname)
                 step = costing.step_poly(conv["ops"], compute, bias)
-                flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, stackable, 'B', 'T')}")
+                flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, conv, 'B', 'T')}")
                 bug = costing.bug_poly(conv["ops"], compute, bias)
                 if not bug.is_zero:  # what the tool prints, its documented bugs included
                     printed.append(f"{json.dumps(cname)}: "
-                                   f"{stack_fn(step + bug, data, stackable, 'B', 'T')}")
-            fields.append(f"{key}: {{total: {stack_fn(per_layer, data, stackable)}, "
+                                   f"{stack_fn(step + bug, data, conv, 'B', 'T')}")
+            fields.append(f"{key}: {{total: {stack_fn(per_layer, data, conv)}, "
                           f"tensors: [{', '.join(tensors)}], flops: {{{', '.join(flops)}}}, "
                           f"printed: {{{', '.join(printed)}}}}}")
         state = sum((Poly.from_data(s["size"]) for s in conv["states"]), Poly())
         kept = sum((Poly.from_data(k["size"]) for k in conv["kept"]), Poly())
-        fields.append(f"state: {stack_fn(state, data, stackable, 'B')}")
-        fields.append(f"kept: {stack_fn(kept, data, stackable, 'B', 'T')}")
+        fields.append(f"state: {stack_fn(state, data, conv, 'B')}")
+        fields.append(f"kept: {stack_fn(kept, data, conv, 'B', 'T')}")
         convs.append(f"{json.dumps(name)}: {{{', '.join(fields)}}}")
     examples = example_sizes(data)
     derived = {r["symbol"] for r in data.get("derived", ())}
@@ -118,7 +120,7 @@ def cell_module(data: dict[str, Any]) -> str:
                        for r in data.get("derived", ()))
     return (f"DERIVE_CALC[{json.dumps(data['cell'])}] = {{sizes: {sizes}, "
             f"forced: {{{forced}}}, "
-            f"input: {json.dumps(data['input_symbol'])}, output: {poly_fn(out)}, "
+            f"input: {json.dumps(data['input_symbol'])}, "
             f"conventions: {{{', '.join(convs)}}}}};\n")
 
 

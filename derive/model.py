@@ -323,6 +323,12 @@ class Convention:
     requires: tuple[Require, ...]
     note: str
     loc: Loc = field(compare=False, repr=False)
+    # names for a stack of more layers (TF1's MultiRNNCell names its cells cell_0, cell_1..)
+    names_stacked: tuple[str, ...] = ()
+    names_stacked_bidirectional: tuple[str, ...] = ()
+    # TF1's bidirectional_dynamic_rnn over a MultiRNNCell: two separate stacks, so a layer
+    # above the first reads one direction's output, not both concatenated
+    separate_directions: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from derive import cache, catalog
-from derive.counting import convention
+from derive.counting import above, convention
 from derive.errors import ConfigError
 from derive.export import equation_latex, mathml
 from derive.infer import infer
@@ -50,8 +50,8 @@ def forms(ref: str, framework: str = "equations", notation: str | None = None,
     return {
         "data": data, "conv": conv, "names": names,
         "layer": poly_tree(per_layer, order),
-        "total": closed_form_tree(per_layer, data["input_symbol"],
-                                  Poly.from_data(data["output_size"]), order, conv["stackable"]),
+        "total": closed_form_tree(per_layer, data["input_symbol"], above(conv), order,
+                                  conv["stackable"]),
     }
 
 

@@ -880,7 +880,9 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
     name, title, base_name = m[1], m[2] or m[1], m[3]
     values: dict[str, Any] = {"equations": None, "tensors": (), "names": ("{t}",),
                               "names_bidirectional": ("{t}", "{t}"), "direction_axis": False,
-                              "stackable": True, "requires": (), "note": ""}
+                              "stackable": True, "requires": (), "note": "",
+                              "names_stacked": (), "names_stacked_bidirectional": (),
+                              "separate_directions": False}
     if base_name is not None:
         base = next((c for c in earlier if c.name == base_name), None)
         if base is None:
@@ -919,15 +921,21 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
             tensors.append(TensorDecl(tname.strip(), blk, loc))
         elif word == "name":
             templates = re.findall(r'"([^"]*)"', tail)
-            if tail.startswith("bidirectional"):
+            m = re.match(r"(stacked\s+)?(bidirectional\s+)?\"", tail)
+            if not m:
+                raise CellSyntaxError("expected 'name [stacked] [bidirectional] \"TEMPLATE\"'",
+                                      loc)
+            key = "names_stacked" if m[1] else "names"
+            line_kind = " ".join(["name", *(w.strip() for w in (m[1], m[2]) if w)])
+            if m[2]:
                 if len(templates) != 2:
-                    raise CellSyntaxError("'name bidirectional' takes two templates: "
-                                          "forward and backward", loc)
-                values["names_bidirectional"] = tuple(templates)
+                    raise CellSyntaxError(f"'{line_kind}' takes two templates: forward and "
+                                          "backward", loc)
+                values[key + "_bidirectional"] = tuple(templates)
             else:
                 if len(templates) != 1:
-                    raise CellSyntaxError("'name' takes one template in quotes", loc)
-                values["names"] = tuple(templates)
+                    raise CellSyntaxError(f"'{line_kind}' takes one template in quotes", loc)
+                values[key] = tuple(templates)
             for t in templates:
                 for ph in re.findall(r"\{([^}]*)\}", t):
                     if ph not in ("t", "k", "k1", "k_"):
@@ -935,6 +943,8 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
                                               "template; use {t}, {k}, {k1} or {k_}", loc)
         elif word == "directions" and tail == "axis":
             values["direction_axis"] = True
+        elif word == "directions" and tail == "separate":
+            values["separate_directions"] = True
         elif word == "single-cell":
             values["stackable"] = False
         elif word == "note":
@@ -944,8 +954,8 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
             requires.append(Require(left, op, right, message, loc))
         else:
             raise CellSyntaxError(f"unknown convention line '{word}'; expected equations, "
-                                  "tensor, name, directions axis, single-cell, require or note",
-                                  loc)
+                                  "tensor, name, directions axis, directions separate, "
+                                  "single-cell, require or note", loc)
     if not tensors:  # a derived convention keeps its base's tensors unless it lists its own
         tensors = list(values["tensors"])
     if not tensors:

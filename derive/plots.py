@@ -47,8 +47,8 @@ def series(cells: list[dict[str, Any]], what: str) -> list[tuple[str, list[int]]
     out = []
     for data in cells:
         sizes = {s["keyword"] for s in data["sizes"]}
-        if not sizes <= {"input_size", "hidden_size"}:
-            continue  # cells with other sizes (lstmp's p) have no single curve
+        if not sizes <= {"input_size", "hidden_size"} or data.get("derived"):
+            continue  # cells with other sizes (lstmp's p) or forced ones have no such curve
         fw = _framework(data)
         values = []
         for h in HIDDEN:

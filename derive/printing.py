@@ -71,22 +71,23 @@ def poly_tree(p: Poly, order: list[str]) -> Tree:
     return ("mul", [*factors, ("add", inner)])
 
 
-def closed_form_tree(per_layer: Poly, input_symbol: str, output: Poly, order: list[str],
+def closed_form_tree(per_layer: Poly, input_symbol: str, above: Poly, order: list[str],
                      stackable: bool = True) -> Tree:
-    """D·(P(d) + (L − 1)·P(D·o)), with P factored."""
+    """D·(P(d) + (L − 1)·P(a)), with P factored; ``above`` (a) is what a layer above the
+    first reads, a polynomial in D (D·o, or o for separate stacks)."""
     first = poly_tree(per_layer, ["L", "D", *order])
     if not stackable:
         return first
-    upper = upper_tree(per_layer, input_symbol, output, order)
+    upper = upper_tree(per_layer, input_symbol, above, order)
     factors = list(upper[1]) if upper[0] == "mul" else [upper]
     lead = 1 if factors and factors[0][0] == "num" else 0
     factors.insert(lead, ("add", [("sym", "L"), ("num", -1)]))
     return ("mul", [("sym", "D"), ("add", [first, ("mul", factors)])])
 
 
-def upper_tree(per_layer: Poly, input_symbol: str, output: Poly, order: list[str]) -> Tree:
-    """A layer above the first: its input is D times the output size."""
-    return poly_tree(per_layer.subs(input_symbol, Poly.symbol("D") * output), ["L", "D", *order])
+def upper_tree(per_layer: Poly, input_symbol: str, above: Poly, order: list[str]) -> Tree:
+    """A layer above the first: its input has ``above`` features."""
+    return poly_tree(per_layer.subs(input_symbol, above), ["L", "D", *order])
 
 
 # ------------------------------------------------------------------ notation

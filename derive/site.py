@@ -20,7 +20,7 @@ from typing import Any
 
 from derive import cache, catalog, costing, jscode, plots
 from derive.conventions import gate_order
-from derive.counting import count, example_sizes
+from derive.counting import above, above_text, count, example_sizes
 from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, name_latex, poly_latex, shape_latex
 from derive.infer import infer
@@ -113,8 +113,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                             "shape": _math(shape_latex(shape)), "count": _math(poly_latex(n)),
                             "gates": ", ".join(gates)})
         f = forms(str(path), name)
-        upper = upper_tree(per_layer, data["input_symbol"], Poly.from_data(data["output_size"]),
-                           order)
+        upper = upper_tree(per_layer, data["input_symbol"], above(conv), order)
         no_bias = forms(str(path), name, bias=False)["layer"]
         texts = {"layer": to_latex(f["layer"], f["names"]), "total": to_latex(f["total"],
                  f["names"]), "upper": to_latex(upper, f["names"]),
@@ -127,6 +126,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "tensors": tensors,
             "layer": _math(texts["layer"], display=True),
             "upper": _math(texts["upper"], display=True),
+            "above_text": above_text(conv),
             "total": _math(texts["total"], display=True),
             "no_bias": _math(texts["no_bias"], display=True),
             "stackable": conv["stackable"],

@@ -121,14 +121,17 @@
         p.appendChild(el("span", {}, "Parameters: "));
         p.appendChild(el("strong", { "class": "calc-total", "data-value": total.toString() }, group(total)));
         out.appendChild(p);
-        // per tensor: layer k reads the input (k = 0) or D times the output below
-        var rows = [], sum = 0n, o = cell.output(s);
+        // per tensor: layer k reads the input (k = 0) or what the layer below gives it
+        // (D outputs concatenated, or one direction's for separate stacks)
+        var rows = [], sum = 0n, upper = conv.above(s);
+        var one = s.L > 1n ? conv.namesStacked : conv.names;
+        var two = s.L > 1n ? conv.namesStackedBidirectional : conv.namesBidirectional;
         for (var k = 0n; k < s.L; k++) {
           var ls = Object.assign({}, s);
-          if (k > 0n) ls[cell.input] = s.D * o;
-          var groups = conv.directionAxis ? [[conv.names[0], [s.D]]]
-            : s.D === 1n ? [[conv.names[0], []]]
-              : [[conv.namesBidirectional[0], []], [conv.namesBidirectional[1], []]];
+          if (k > 0n) ls[cell.input] = upper;
+          var groups = conv.directionAxis ? [[one[0], [s.D]]]
+            : s.D === 1n ? [[one[0], []]]
+              : [[two[0], []], [two[1], []]];
           groups.forEach(function (g) {
             part.tensors.forEach(function (t) {
               var shape = g[1].concat(t.dims.map(function (f) { return f(ls); }));
