@@ -115,6 +115,7 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
             if conv else ["{t}", "{t}"],
             "above": above.to_data(),
             "separate_directions": separate,
+            "bias_optional": conv.bias_optional if conv else True,
             "direction_axis": conv.direction_axis if conv else False,
             "stackable": stackable,
             "requires": [{"left": r.left.to_data(), "op": r.op, "right": r.right.to_data(),

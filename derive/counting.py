@@ -252,10 +252,11 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
     keywords = {s["keyword"]: s["symbol"] for s in data["sizes"]}
     env: dict[str, int] = {}
     config: dict[str, Any] = {}
-    for key, value in sizes.items():
+    for key in sizes:
+        value = options[key]
         if key not in keywords:
             if value in (None, 0):
-                continue  # an option turned off, e.g. proj_size=0
+                continue  # an option turned off, e.g. proj_size=0 (also "0" from the CLI)
             have = ", ".join(keywords)
             raise ConfigError(f"cell {data['cell']} has no size {key} (its sizes: {have})")
     derived = {r["symbol"]: r for r in data.get("derived", ())}
@@ -297,6 +298,9 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
     if not isinstance(bidirectional, bool) or not isinstance(bias, bool):
         raise ConfigError("bidirectional and bias are true or false")
     conv = convention(data, framework, via)
+    if not bias and not conv["bias_optional"]:
+        raise ConfigError(f"{framework} ({conv['title']}) always stores its biases: it has no "
+                          "option to leave them out (--no-bias does not apply)")
     if not conv["stackable"] and (layers != 1 or bidirectional):
         raise ConfigError(f"{framework} ({conv['title']}) is a single cell: num_layers must be "
                           "1 and bidirectional off")

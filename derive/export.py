@@ -43,10 +43,32 @@ GREEK = {"σ": r"\sigma", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ"
          "Ω": r"\Omega"}
 
 
+ACCENTS = {"\u0303": r"\tilde", "\u0302": r"\hat", "\u0304": r"\bar", "\u0307": r"\dot",
+           "\u0308": r"\ddot", "\u0306": r"\breve", "\u030c": r"\check"}
+
+
+def _tex_text(text: str) -> str:
+    """Letters as LaTeX reads them: Greek → commands, a combining accent → its command
+    (``c̃`` → ``\\tilde{c}``, ``ĩ`` → ``\\tilde{i}``); pdflatex reads neither raw."""
+    import unicodedata
+
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", text):
+        if ch in ACCENTS and out:
+            out[-1] = f"{ACCENTS[ch]}{{{out[-1]}}}"
+        elif ch in GREEK:
+            out.append(GREEK[ch])
+        else:
+            out.append(ch)
+    return "".join(p if not (p.startswith("\\") and p[1:].isalpha() and i + 1 < len(out)
+                             and out[i + 1][:1].isalpha()) else p + " "
+                   for i, p in enumerate(out))
+
+
 def name_latex(name: str, bold: bool = False) -> str:
     """``W_ii`` → ``\\mathbf{W}_{ii}`` (bold) or ``W_{ii}``; Greek letters → commands."""
     base, _, sub = name.partition("_")
-    base = GREEK.get(base, base)
+    base, sub = _tex_text(base), _tex_text(sub)
     if len(base) > 1 and not base.startswith("\\") and base.isalpha() and not bold:
         base = rf"\mathit{{{base}}}"  # Wb_i, Rb_i: one name, not a product
     head = rf"\mathbf{{{base}}}" if bold else base

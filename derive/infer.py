@@ -533,6 +533,8 @@ class _Inference:
         self.requirements: list[Requirement] = []
         self.kernel_axes = 0
         self.node_shape: dict[int, int] = {}
+        self.weak: list[tuple[int, str, Loc]] = []  # shapes broadcast against a scalar
+        self.broadcasts: list[Callable[..., bool]] = []  # elementwise pairs not yet decided
 
     # -- shape variables of named things
     def var(self, name: str, time: str) -> int:
@@ -700,10 +702,24 @@ class _Inference:
                 continue
             a_node, a = first
             ra, rb = self.s.rank(a), self.s.rank(sh)
-            if ra == 0 and rb:  # a scalar broadcast over what comes next
+            # A scalar broadcasts over the other operand, whatever its shape; a parameter or
+            # variable whose shape nothing else fixes is then a scalar too (decided last).
+            if ra == 0 and rb != 0:
+                if rb is None and isinstance(node, Var):
+                    self.weak.append((sh, f"{reason(a_node, node)}, and {a_node.text} is a "
+                                      "scalar", loc))
                 first = (node, sh)
                 continue
-            if rb == 0 and ra:
+            if rb == 0 and ra != 0:
+                if ra is None and isinstance(a_node, Var):
+                    self.weak.append((a, f"{reason(a_node, node)}, and {node.text} is a "
+                                      "scalar", loc))
+                continue
+            if (ra is None and a not in self.s.owner) or (rb is None and sh not in self.s.owner):
+                # a computed value whose rank is not known yet may still turn out a scalar
+                # (a dot product): decide once both ranks are known
+                first = (a_node, self._broadcast(a, sh, reason(a_node, node), loc,
+                                                 (a_node, node)))
                 continue
             self.unify(a, sh, reason(a_node, node), loc, (a_node, node))
         if first is None:
@@ -715,6 +731,29 @@ class _Inference:
             if sh != CONST and self._per_channel(node):
                 self._spread(node, sh, first, reason, loc)
         return first[1]
+
+    def _broadcast(self, a: int, b: int, reason: str, loc: Loc, what: tuple[Node, Node]) -> int:
+        """The shape of an elementwise result of ``a`` and ``b`` once both ranks are known:
+        a scalar broadcasts, otherwise the two are equal. If inference gets stuck first, the
+        two are taken as equal (see :meth:`_drain`)."""
+        out = self.s.new()
+
+        def go(force: bool = False) -> bool:
+            ra, rb = self.s.rank(a), self.s.rank(b)
+            if not force and (ra is None or rb is None) and 0 not in (ra, rb):
+                return False
+            if ra == 0:
+                self.unify(out, b, reason, loc, what)
+            elif rb == 0:
+                self.unify(out, a, reason, loc, what)
+            else:
+                self.unify(a, b, reason, loc, what)
+                self.unify(out, a, reason, loc, what)
+            return True
+
+        self.broadcasts.append(go)
+        self.later(go, what[0], self._eq)
+        return out
 
     def _per_channel(self, node: Node) -> bool:
         if not isinstance(node, Var) or node.time is not None:
@@ -790,15 +829,35 @@ class _Inference:
                        f"{_time_label(name, time)} is the {what} {name}_t {steps} earlier",
                        None, (Var(_NOLOC, name, time), Var(_NOLOC, name, "t")))
 
+    def _default_scalar(self) -> bool:
+        """A value only ever broadcast against scalars, whose shape nothing else fixes, is a
+        scalar (a bias added to a dot product). Decided one at a time, after every rule that
+        could fix it has run; returns False when there is none left."""
+        while self.weak:
+            sh, why, loc = self.weak.pop(0)
+            if self.s.rank(sh) is None:
+                self.s.resolve(sh, (), why, loc)
+                return True
+        return False
+
     def _drain(self) -> None:
-        while self.pending:
+        while self.pending or self.weak:
             progress = False
             for item in list(self.pending):
                 fn, _node, _eq = item
                 if fn():
                     self.pending.remove(item)
                     progress = True
-            if not progress:
+            if progress:
+                continue
+            if self._default_scalar():
+                continue
+            stuck = next((item for item in self.pending if item[0] in self.broadcasts), None)
+            if stuck is not None:  # an elementwise pair nothing decides: equal shapes
+                self.pending.remove(stuck)
+                stuck[0](True)
+                continue
+            if self.pending:
                 _fn, node, eq = self.pending[0]
                 raise UndeterminedError(
                     f"cannot decide the shape of {node.text} in ({eq.number}): the shapes of "

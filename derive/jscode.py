@@ -73,6 +73,7 @@ def cell_module(data: dict[str, Any]) -> str:
         fields = [f"title: {json.dumps(conv['title'], ensure_ascii=False)}",
                   f"stackable: {json.dumps(stackable)}",
                   f"directionAxis: {json.dumps(conv['direction_axis'])}",
+                  f"biasOptional: {json.dumps(conv['bias_optional'])}",
                   f"names: {json.dumps(conv['names'])}",
                   f"namesBidirectional: {json.dumps(conv['names_bidirectional'])}",
                   f"namesStacked: {json.dumps(conv['names_stacked'])}",

@@ -329,6 +329,7 @@ class Convention:
     # TF1's bidirectional_dynamic_rnn over a MultiRNNCell: two separate stacks, so a layer
     # above the first reads one direction's output, not both concatenated
     separate_directions: bool = False
+    bias_optional: bool = True  # False: the framework has no switch to drop the biases (TF1)
 
 
 @dataclass(frozen=True)

@@ -882,7 +882,7 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
                               "names_bidirectional": ("{t}", "{t}"), "direction_axis": False,
                               "stackable": True, "requires": (), "note": "",
                               "names_stacked": (), "names_stacked_bidirectional": (),
-                              "separate_directions": False}
+                              "separate_directions": False, "bias_optional": True}
     if base_name is not None:
         base = next((c for c in earlier if c.name == base_name), None)
         if base is None:
@@ -945,6 +945,8 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
             values["direction_axis"] = True
         elif word == "directions" and tail == "separate":
             values["separate_directions"] = True
+        elif word == "bias" and tail == "always":
+            values["bias_optional"] = False
         elif word == "single-cell":
             values["stackable"] = False
         elif word == "note":
@@ -955,7 +957,7 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
         else:
             raise CellSyntaxError(f"unknown convention line '{word}'; expected equations, "
                                   "tensor, name, directions axis, directions separate, "
-                                  "single-cell, require or note", loc)
+                                  "bias always, single-cell, require or note", loc)
     if not tensors:  # a derived convention keeps its base's tensors unless it lists its own
         tensors = list(values["tensors"])
     if not tensors:

@@ -10,6 +10,7 @@ LaTeX forms back (for round-trip tests) with a Lark grammar, never with eval.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from functools import lru_cache, reduce
 from math import gcd
 from typing import Any
@@ -42,6 +43,11 @@ def _ordered_terms(p: Poly, order: list[str]) -> list[tuple[int, tuple[tuple[str
 
 
 def _monomial(c: int, m: tuple[tuple[str, int], ...], order: list[str]) -> Tree:
+    """c·∏ s^e; negative powers make a fraction: 4·d·h/g, never 4·d·h·g⁻¹."""
+    below = tuple((s, -e) for s, e in m if e < 0)
+    if below:
+        above = _monomial(c, tuple((s, e) for s, e in m if e > 0), order)
+        return ("div", above, _monomial(1, below, order))
     rank = {s: i for i, s in enumerate(order)}
     factors: list[Tree] = [] if c == 1 and m else [("num", c)]
     for s, e in sorted(m, key=lambda se: (rank.get(se[0], len(rank)), se[0])):
@@ -156,6 +162,10 @@ def to_latex(t: Tree, names: dict[str, str]) -> str:
         return _latex_name(names.get(t[1], t[1]))
     if kind == "pow":
         return f"{to_latex(t[1], names)}^{{{t[2]}}}"
+    if kind == "div":
+        top = to_latex(t[1], names)
+        sign = "-" if top.startswith("-") else ""
+        return rf"{sign}\frac{{{top.removeprefix('-')}}}{{{to_latex(t[2], names)}}}"
     if kind == "add":
         return _join_terms([to_latex(term, names) for term in t[1]], "-")
     parts: list[str] = []
@@ -191,9 +201,12 @@ def to_text(t: Tree, names: dict[str, str]) -> str:
         return names.get(t[1], t[1])
     if kind == "pow":
         return f"{to_text(t[1], names)}{str(t[2]).translate(_SUP)}"
+    if kind == "div":
+        below = to_text(t[2], names)
+        return f"{to_text(t[1], names)}/{f'({below})' if t[2][0] == 'mul' else below}"
     if kind == "add":
         return _join_terms([to_text(term, names) for term in t[1]], "−")
-    return "·".join(f"({to_text(f, names)})" if f[0] == "add" else to_text(f, names)
+    return "·".join(f"({to_text(f, names)})" if f[0] in ("add", "div") else to_text(f, names)
                     for f in t[1])
 
 
@@ -205,19 +218,32 @@ def to_json(t: Tree, names: dict[str, str]) -> Any:
         return {"sym": names.get(t[1], t[1])}
     if kind == "pow":
         return {"pow": [to_json(t[1], names), t[2]]}
+    if kind == "div":
+        return {"div": [to_json(t[1], names), to_json(t[2], names)]}
     return {kind: [to_json(a, names) for a in t[1]]}
 
 
 def evaluate(t: Tree, env: dict[str, int]) -> int:
+    """The exact value of a tree (a count: an integer, even where terms are fractions)."""
+    value = _exact(t, env)
+    if value.denominator != 1:
+        raise ConfigError(f"the formula is not a whole number at these sizes ({value})")
+    return int(value)
+
+
+def _exact(t: Tree, env: dict[str, int]) -> Fraction:
     kind = t[0]
     if kind == "num":
-        return int(t[1])
+        return Fraction(int(t[1]))
     if kind == "sym":
-        return env[t[1]]
+        return Fraction(env[t[1]])
     if kind == "pow":
-        return int(evaluate(t[1], env) ** t[2])
-    values = [evaluate(a, env) for a in t[1]]
-    return sum(values) if kind == "add" else reduce(lambda a, b: a * b, values, 1)
+        return _exact(t[1], env) ** t[2]
+    if kind == "div":
+        return _exact(t[1], env) / _exact(t[2], env)
+    values = [_exact(a, env) for a in t[1]]
+    return sum(values, Fraction(0)) if kind == "add" else reduce(lambda a, b: a * b, values,
+                                                                 Fraction(1))
 
 
 # ------------------------------------------------------------------ reading back
@@ -225,12 +251,14 @@ def evaluate(t: Tree, env: dict[str, int]) -> int:
 GRAMMAR = r"""
 ?sum: signed (SIGN term)*
 ?signed: SIGN? term -> signed
-?term: factor (MUL? factor)*  -> product
+?term: quotient (MUL? quotient)*  -> product
+?quotient: factor ("/" factor)?  -> quotient
 ?factor: atom POWER?          -> power
 ?atom: INT                    -> num
      | NAME                   -> sym
      | "(" sum ")"
      | "\\left(" sum "\\right)"
+     | "\\frac" "{" sum "}" "{" sum "}" -> frac
 SIGN: "+" | "-" | "−"
 MUL: "·" | "*" | "\\cdot"
 POWER: /\^\{?\d+\}?/ | /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
@@ -267,8 +295,12 @@ def mathml_text(markup: str) -> str:
         kids = list(el)
         if tag == "msub":
             return [f"{text_of(kids[0])}_{{{text_of(kids[1])}}}"]
+        if tag == "msubsup":  # H_cell²
+            return [f"{text_of(kids[0])}_{{{text_of(kids[1])}}}", f"^{{{text_of(kids[2])}}}"]
         if tag == "msup":
             return [*walk(kids[0]), f"^{{{text_of(kids[1])}}}"]
+        if tag == "mfrac":
+            return ["(", *walk(kids[0]), ")", "/", "(", *walk(kids[1]), ")"]
         if tag in ("mi", "mn"):
             return [text_of(el)]
         if tag == "mo":
@@ -305,6 +337,11 @@ def parse(text: str, names: dict[str, str]) -> Tree:
             raw = str(kids[1]).strip("^{}")
             raw = raw.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
             return ("pow", base, int(raw))
+        if node.data in ("quotient", "frac"):
+            parts = [k for k in kids if not isinstance(k, Token)]
+            if len(parts) == 1:
+                return walk(parts[0])
+            return ("div", walk(parts[0]), walk(parts[1]))
         if node.data == "product":
             return ("mul", [walk(k) for k in kids if not isinstance(k, Token)])
         if node.data == "signed":

@@ -145,3 +145,10 @@ def test_cache_key_covers_every_module_the_engine_runs() -> None:
                          check=True).stdout.split()
     modules = {m.split(".", 1)[1] + ".py" for m in out} - {"cache.py", "catalog.py"}
     assert modules <= set(ENGINE), sorted(modules - set(ENGINE))
+
+
+def test_proj_size_zero_from_the_command_line_means_no_projection(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", "lstmp-peephole", "-f", "tf1", "--input-size", "3", "--hidden-size",
+                 "5", "--proj-size", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cell"] == "lstm-peephole"

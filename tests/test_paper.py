@@ -89,6 +89,9 @@ def _config(rng: random.Random, cell: str, framework: str) -> tuple[dict[str, in
         if "axes" in s:  # a kernel size: one value per spatial axis, given as "3x5x..."
             axes.setdefault(s["keyword"], []).append(env[s["symbol"]])
     sizes.update({k: "x".join(map(str, v)) for k, v in axes.items()})
+    if "proj_size" in sizes:
+        sizes["hidden_size"] = env["h"] = max(env["h"], 2)
+        sizes["proj_size"] = env["p"] = rng.randint(1, env["h"] - 1)
     keyword = {s["symbol"]: s["keyword"] for s in data["sizes"]}
     for req in data["conventions"][framework]["requires"]:
         left, right = Poly.from_data(req["left"]), Poly.from_data(req["right"])
@@ -98,12 +101,11 @@ def _config(rng: random.Random, cell: str, framework: str) -> tuple[dict[str, in
     for r in data.get("derived", ()):  # sizes the equations force: not given
         sizes.pop(keyword[r["symbol"]], None)
         env[r["symbol"]] = Poly.from_data(r["right"]).evaluate(env)
-    if "proj_size" in sizes:
-        sizes["hidden_size"] = env["h"] = max(env["h"], 2)
-        sizes["proj_size"] = env["p"] = rng.randint(1, env["h"] - 1)
     stack = data["conventions"][framework]["stackable"]
     env["L"] = rng.randint(1, 5) if stack else 1
     env["D"] = rng.choice([1, 2]) if stack else 1
+    if any(r["symbol"] == data["input_symbol"] for r in data.get("derived", ())):
+        env["D"] = 1 if env["L"] > 1 else env["D"]  # input = hidden: no 2h-wide layer above
     options = dict(num_layers=env["L"], bidirectional=env["D"] == 2)
     return env, {**sizes, **options}
 
@@ -117,6 +119,8 @@ def _from_json(node: dict, names: dict[str, str]) -> tuple:
         return ("sym", back[value])
     if kind == "pow":
         return ("pow", _from_json(value[0], names), value[1])
+    if kind == "div":
+        return ("div", _from_json(value[0], names), _from_json(value[1], names))
     return (kind, [_from_json(v, names) for v in value])
 
 

@@ -115,7 +115,8 @@
         s.D = conv.stackable && bidir.checked ? 2n : 1n;
         s.B = positive(batch.value, "batch");
         s.T = positive(steps.value, "seq_len");
-        var part = bias.checked ? conv.bias : conv.noBias;
+        bias.disabled = !conv.biasOptional;
+        var part = bias.checked || !conv.biasOptional ? conv.bias : conv.noBias;
         var total = part.total(s);
         var p = el("p", { "class": "calc-result" });
         p.appendChild(el("span", {}, "Parameters: "));
@@ -151,7 +152,7 @@
           var single = !c.stackable && (s.L !== 1n || s.D !== 1n);
           return [k, c.title, !ok ? "— (sizes it does not allow)"
             : single ? "— (a single cell: one layer, one direction)"
-              : group((bias.checked ? c.bias : c.noBias).total(s))];
+              : group((bias.checked || !c.biasOptional ? c.bias : c.noBias).total(s))];
         });
         out.appendChild(el("h4", {}, "Parameters under each convention"));
         out.appendChild(table(["convention", "", "parameters"], every, "calc-conventions"));
