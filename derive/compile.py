@@ -64,6 +64,12 @@ def _requirements(derivation: Derivation) -> list[dict[str, Any]]:
             for r in derivation.requirements]
 
 
+def _forced_by(r: dict[str, Any], base: Derivation) -> bool:
+    """Whether the cell's own equations force the same equality (then it is the cell's)."""
+    return any(b.op == "==" and b.left.to_data() == r["left"] and b.right.to_data() == r["right"]
+               for b in base.requirements)
+
+
 def _sizes(cell: Cell, base: Derivation, needed: set[str]) -> list[dict[str, Any]]:
     """The sizes a user sets, by keyword; a kernel size is one symbol per spatial axis."""
     out: list[dict[str, Any]] = []
@@ -120,7 +126,9 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
             "stackable": stackable,
             "requires": [{"left": r.left.to_data(), "op": r.op, "right": r.right.to_data(),
                           "message": r.message} for r in (conv.requires if conv else ())]
-            + [r for r in _requirements(derivation) if r["op"] != "=="],
+            + [r for r in _requirements(derivation)
+               if r["op"] != "==" or (conv is not None and conv.equations is not None
+                                      and not _forced_by(r, base))],
             "note": conv.note if conv else "",
             "tensors": [{"name": s.name, "parts": list(s.parts), "roles": list(s.roles),
                          "shape": _shape_data(s.shape),

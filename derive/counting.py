@@ -308,9 +308,15 @@ def configure(cell: str, framework: str = "equations", *, num_layers: int = 1,
         left = Poly.from_data(req["left"]).evaluate(env)
         right = Poly.from_data(req["right"]).evaluate(env)
         ok = {"<": left < right, "<=": left <= right, ">": left > right,
-              ">=": left >= right, "|": right % left == 0 if left else False}[req["op"]]
+              ">=": left >= right, "==": left == right,
+              "|": right % left == 0 if left else False}[req["op"]]
         if not ok:
             shown = ", ".join(f"{names[k]}={v}" for k, v in env.items() if k in names)
+            if req["op"] == "==":  # two sizes that must be equal under this convention
+                raise ConfigError(
+                    f"{framework} needs {_keyword_poly(Poly.from_data(req['left']), names)} = "
+                    f"{_keyword_poly(Poly.from_data(req['right']), names)}: {req['message']} "
+                    f"(got {shown})", None, req.get("detail", ""))
             rule = (f"{Poly.from_data(req['left'])} {req['op']} {Poly.from_data(req['right'])}"
                     if req["op"] != "|" else
                     f"{Poly.from_data(req['left'])} divides {Poly.from_data(req['right'])}")
