@@ -8,6 +8,7 @@ previous site untouched) and deterministic (no timestamps; SOURCE_DATE_EPOCH is 
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 import sys
@@ -54,10 +55,12 @@ def _poly_latex(poly: Poly, order: list[str]) -> str:
     return to_latex(poly_tree(poly, order), {})
 
 
-def _example_counts(name: str, framework: str) -> list[dict[str, Any]]:
+def _example_counts(name: str, framework: str, stackable: bool) -> list[dict[str, Any]]:
     rows = []
     base = example_sizes(cache.compiled(catalog.resolve(name)))
     for d, h, layers, bidir in EXAMPLES:
+        if not stackable and (layers > 1 or bidir):
+            continue  # a single-cell API: one layer, one direction
         sizes: dict[str, int] = dict(base)
         if "input_size" in sizes:
             sizes["input_size"] = d
@@ -71,6 +74,8 @@ def _example_counts(name: str, framework: str) -> list[dict[str, Any]]:
             continue  # e.g. a stack the cell's own requirements rule out
         rows.append({"config": ", ".join(f"{k}={v}" for k, v in sizes.items())
                      + f", num_layers={layers}, bidirectional={bidir}",
+                     "sizes": ", ".join(f"{k}={v}" for k, v in sizes.items()),
+                     "layers": layers, "bidirectional": bidir,
                      "total": r.total, "total_text": f"{r.total:,}"})
     return rows
 
@@ -133,7 +138,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             "diff": None if name == "equations" or diff.is_zero
             else _math(_poly_latex(diff, order)),
             "diff_sign": "more" if diff.is_zero or diff.terms[0][0] > 0 else "fewer",
-            "examples": _example_counts(str(path), name) if conv["stackable"] else [],
+            "examples": _example_counts(str(path), name, conv["stackable"]),
         })
     layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
               for c in conventions if c["stackable"]}
@@ -143,7 +148,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                    if not (layers[a] - layers[b]).is_zero]
     return {
         "name": cell.name, "title": cell.title, "description": cell.description,
-        "differences": differences,
+        "family": cell.family, "differences": differences,
         "path": str(path),
         "paper_framework": "pytorch" if cell.convention("pytorch") else "equations",
         "bibtex": cell.bibtex,
@@ -157,18 +162,38 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     }
 
 
+FAMILIES = [("elman", "Elman RNNs"), ("lstm", "LSTM and its variants"),
+            ("gru", "GRU and its variants"), ("convolutional", "Convolutional cells"),
+            ("modern", "Modern cells: minimal, parallel and exponential-gated")]
+BASES = ("rnn", "lstm", "gru")  # each family's table starts with the cell the others vary
+
+
+def _example(conv: dict[str, Any], layers: int, bidirectional: bool) -> dict[str, Any] | None:
+    return next((e for e in conv["examples"]
+                 if (e["layers"], e["bidirectional"]) == (layers, bidirectional)), None)
+
+
 def overview_context(cells: list[dict[str, Any]]) -> dict[str, Any]:
     rows = []
     for c in cells:
         by = {conv["name"]: conv for conv in c["conventions"]}
-        seed = by["equations"]["examples"][0]["total"] if by["equations"]["examples"] else 0
+        own = _example(by["equations"], 1, False)
+        convs = []
+        for k, v in by.items():
+            one, two = _example(v, 1, False), _example(v, 1, True)
+            if one is not None:
+                convs.append({"name": k, "layer": v["layer"], "one": one["total_text"],
+                              "total": two["total_text"] if two else "— (one direction only)"})
         rows.append({"name": c["name"], "title": c["title"], "layer": by["equations"]["layer"],
-                     "conventions": [{"name": k, "total": v["examples"][1]["total_text"],
-                                      "layer": v["layer"], "one": v["examples"][0]["total_text"]}
-                                     for k, v in by.items() if v["examples"]],
-                     "seed": seed})
-    rows.sort(key=lambda r: (r["seed"], r["name"]))
-    return {"rows": rows, "config": EXAMPLES[1]}
+                     "family": c["family"], "conventions": convs,
+                     "sizes": own["sizes"] if own else "", "seed": own["total"] if own else 0})
+    rows.sort(key=lambda r: (r["name"] not in BASES, r["seed"], r["name"]))
+    families = [{"name": name, "title": title,
+                 "rows": [r for r in rows if r["family"] == name]} for name, title in FAMILIES]
+    other = [r for r in rows if r["family"] not in dict(FAMILIES)]
+    if other:
+        families.append({"name": "other", "title": "Other cells", "rows": other})
+    return {"families": [f for f in families if f["rows"]], "config": EXAMPLES[1]}
 
 
 # ------------------------------------------------------------------ render
@@ -355,9 +380,11 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     pages["compute.md"] = env.get_template("compute.md.j2").render(**compute_context())
     for name, text in pages.items():
         (docs / name).write_text(text, encoding="utf-8")
-    nav = ["index.md", "questions.md", "conventions.md", "compute.md"] + \
-        [f"cells/{c['name']}.md" for c in contexts]
-    (docs / ".nav").write_text("\n".join(nav), encoding="utf-8")
+    families = overview["families"]
+    cells_nav = [{f["title"]: [f"cells/{r['name']}.md" for r in f["rows"]]} for f in families]
+    nav = [{"Overview": "index.md"}, {"Questions": "questions.md"},
+           {"Conventions": "conventions.md"}, {"Compute": "compute.md"}, {"Cells": cells_nav}]
+    (docs / ".nav").write_text(json.dumps(nav, ensure_ascii=False), encoding="utf-8")
 
 
 def _mkdocs(docs: Path, site_dir: Path) -> None:
@@ -370,11 +397,8 @@ def _mkdocs(docs: Path, site_dir: Path) -> None:
     from mkdocs.exceptions import MkDocsException
 
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
-    nav_names = (docs / ".nav").read_text(encoding="utf-8").splitlines()
+    nav = json.loads((docs / ".nav").read_text(encoding="utf-8"))
     (docs / ".nav").unlink()
-    nav: list[Any] = [{"Overview": nav_names[0]}, {"Questions": nav_names[1]},
-                      {"Conventions": nav_names[2]}, {"Compute": nav_names[3]},
-                      {"Cells": nav_names[4:]}]
     config = load_config(config_file=str(templates_dir() / "mkdocs.yml"), docs_dir=str(docs),
                          site_dir=str(site_dir), strict=True, nav=nav)
     try:

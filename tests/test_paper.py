@@ -98,6 +98,11 @@ def _config(rng: random.Random, cell: str, framework: str) -> tuple[dict[str, in
         if req["op"] == "|" and len(right.symbols) == 1 and len(right.terms) == 1:
             (sym,) = right.symbols  # a block count divides what it splits
             env[sym] = sizes[keyword[sym]] = left.evaluate(env) * rng.randint(1, 1000)
+    for req in data["conventions"][framework]["requires"]:
+        left, right = Poly.from_data(req["left"]), Poly.from_data(req["right"])
+        if req["op"] == "==" and len(left.symbols) == 1:  # a size the convention ties
+            (sym,) = left.symbols
+            env[sym] = sizes[keyword[sym]] = right.evaluate(env)
     for r in data.get("derived", ()):  # sizes the equations force: not given
         sizes.pop(keyword[r["symbol"]], None)
         env[r["symbol"]] = Poly.from_data(r["right"]).evaluate(env)

@@ -92,10 +92,18 @@ def test_a_failed_build_leaves_the_previous_site_intact(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells", "site"]  # no leftovers
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_golden_markdown(cell: str, tmp_path: Path) -> None:
-    render_docs(environment(), tmp_path / "docs")
-    out = (tmp_path / "docs" / "cells" / f"{cell}.md").read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs") / "docs"
+    render_docs(environment(), out)
+    return out
+
+
+# one page per family (elman, lstm, gru, convolutional, modern) and the overview
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "convlstm2d", "slstm", "index"])
+def test_golden_markdown(cell: str, docs: Path) -> None:
+    page = docs / ("index.md" if cell == "index" else f"cells/{cell}.md")
+    out = page.read_text(encoding="utf-8")
     path = GOLDEN / f"site-{cell}.md"
     if os.environ.get("DERIVE_REGENERATE"):
         path.write_text(out, encoding="utf-8")

@@ -55,7 +55,7 @@
   function allowed(conv, s) {  // the framework's own conditions on the sizes (p < h, ...)
     return conv.requires.filter(function (r) {
       var a = r.left(s), b = r.right(s);
-      return !{ "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
+      return !{ "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a === b,
         "|": a > 0n && b % a === 0n }[r.op];
     }).map(function (r) { return r.message; });
   }
