@@ -17,8 +17,8 @@ from typing import Any
 
 from derive.catalog import display
 
-ENGINE = ("model.py", "parse.py", "infer.py", "conventions.py", "closedform.py", "compile.py",
-          "poly.py", "errors.py", "costs.py")
+ENGINE = ("model.py", "parse.py", "infer.py", "conventions.py", "compile.py", "poly.py",
+          "errors.py", "costs.py", "printing.py", "counting.py")
 
 
 @lru_cache(maxsize=1)

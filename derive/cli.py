@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("count", help="parameters per tensor and in total")
     _config_options(c)
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2)) "
+                   "instead of 4·h·(d + h + 2)")
 
     fl = sub.add_parser("flops", help="compute over a sequence, under a named convention")
     _config_options(fl)
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
     f.add_argument("--format", choices=("text", "latex"), default="text")
     f.add_argument("--no-bias", action="store_true")
+    f.add_argument("--ascii", action="store_true", help="text formulas in ASCII")
 
     s = sub.add_parser("shapes", help="the derivation of every parameter's shape")
     s.add_argument("cell")
@@ -173,11 +176,21 @@ def cmd_count(args: argparse.Namespace) -> int:
     lines += [f"{a:<{w0}}  {b:<{w1}}  {c:>{w2}}" for a, b, c in rows]
     lines.append(f"{'total':<{w0}}  {'':<{w1}}  {_group(result.total):>{w2}}")
     lines.append("")
-    lines.append(f"one layer, one direction: {result.layer_text}")
-    if result.upper_text and result.config.get("num_layers", 1) > 1:
-        lines.append(f"each layer above the first (input {result.above_text}): "
-                     f"{result.upper_text}")
-    lines.append(f"total, L layers, D directions: {result.formula_text}")
+    legend = [f"{sym} = {kw} = {result.env[sym]:,}" for sym, kw in result.sizes]
+    if result.stackable:
+        legend += [f"L = num_layers = {result.config['num_layers']}",
+                   f"D = directions = {2 if result.config['bidirectional'] else 1}"]
+    lines.append("symbols: " + ", ".join(legend))
+    form = "ascii" if args.ascii else "text"
+    numbers = result.numbers()
+    lines.append(f"one layer, one direction: {result.forms['layer'][form]} = "
+                 f"{_group(numbers['layer'])}")
+    if result.stackable:
+        if result.config.get("num_layers", 1) > 1:
+            lines.append(f"each layer above the first (input {result.above_text}): "
+                         f"{result.forms['upper'][form]} = {_group(numbers['upper'])}")
+        lines.append(f"total, L layers, D directions: {result.forms['total'][form]} = "
+                     f"{_group(result.total)}")
     print("\n".join(lines))
     return 0
 
@@ -302,14 +315,14 @@ def cmd_formula(args: argparse.Namespace) -> int:
     data, _ = load(args.cell, {})
     conv = convention(data, args.framework)
     forms = conv["formula"]["no_bias" if args.no_bias else "bias"]
-    key = args.format
-    if key == "text":
+    key = "ascii" if args.ascii else "text"
+    if args.format == "text":
         syms = ", ".join(f"{s['symbol']} = {s['keyword']}" for s in data["sizes"])
         print(f"{data['cell']} ({args.framework}): {syms}, L = num_layers, D = directions")
-        print(f"one layer, one direction: {forms['layer']['text']}")
+        print(f"one layer, one direction: {forms['layer'][key]}")
         if conv["stackable"]:
-            print(f"each layer above the first: {forms['upper']['text']}")
-        print(f"total: {forms['total']['text']}")
+            print(f"each layer above the first: {forms['upper'][key]}")
+        print(f"total: {forms['total'][key]}")
     else:
         print(forms["total"]["latex"])
     return 0

@@ -48,5 +48,3 @@ def closed_form(per_layer: Poly, input_symbol: str, above: Poly, stackable: bool
     return D * (first + (L - 1) * upper)
 
 
-def strings(expr: sympy.Expr) -> dict[str, str]:
-    return {"text": sympy.sstr(expr), "latex": sympy.latex(expr)}

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from derive import closedform as formula
-from derive import costs
+from derive import costs, printing
 from derive.conventions import TensorSpec, tensor_specs
+from derive.counting import DIRECTIONS, LAYERS
 from derive.errors import CellSyntaxError
 from derive.infer import Derivation, infer
 from derive.model import Cell
 from derive.poly import Poly
 
 FORMAT = 4
-RESERVED = {formula.LAYERS, formula.DIRECTIONS}
+RESERVED = {LAYERS, DIRECTIONS}
 
 
 def _shape_data(shape: tuple[Poly, ...] | None) -> list[Any] | None:
@@ -89,6 +89,8 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
     check_sizes(cell)
     base = infer(cell)
     output = next(v.features for v in base.variables if v.name == f"{cell.output}_t")
+    order = [s["symbol"] for s in _sizes(cell, base, set())]
+    names = {s: s for s in [*order, LAYERS, DIRECTIONS]}
     conventions: dict[str, Any] = {}
     entries: list[tuple[str, Any]] = [("equations", None)] + [(c.name, c) for c in
                                                                cell.conventions]
@@ -97,19 +99,19 @@ def compile_cell(cell: Cell) -> dict[str, Any]:
         specs = tensor_specs(cell, conv, derivation)
         stackable = conv.stackable if conv else True
         separate = conv is not None and conv.separate_directions
-        above = output if separate else Poly.symbol(formula.DIRECTIONS) * output
+        above = output if separate else Poly.symbol(DIRECTIONS) * output
         forms = {}
         per_layer = {}
         for bias in (True, False):
             key = "bias" if bias else "no_bias"
             poly = _per_layer(specs, bias)
             per_layer[key] = poly.to_data()
-            forms[key] = {
-                "layer": formula.strings(formula.layer_formula(poly, cell.input_symbol,
-                                                               Poly.symbol(cell.input_symbol))),
-                "upper": formula.strings(formula.layer_formula(poly, cell.input_symbol, above)),
-                "total": formula.strings(formula.closed_form(poly, cell.input_symbol, above,
-                                                             stackable)),
+            forms[key] = {  # printed by derive's one printer: the term order derive latex uses
+                "layer": printing.forms(printing.poly_tree(poly, order), names),
+                "upper": printing.forms(printing.upper_tree(poly, cell.input_symbol, above,
+                                                            order), names),
+                "total": printing.forms(printing.closed_form_tree(
+                    poly, cell.input_symbol, above, order, stackable), names),
             }
         conventions[name] = {
             "title": conv.title if conv else "The cell's own equations",

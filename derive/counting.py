@@ -42,10 +42,7 @@ class Count(NamedTuple):
     config: dict[str, Any]
     total: int
     tensors: tuple[Tensor, ...]
-    formula_text: str
-    formula_latex: str
-    layer_text: str
-    upper_text: str
+    forms: dict[str, dict[str, Any]]  # layer, upper, total: text, ascii, latex, tree (JSON)
     title: str
     framework_title: str
     per_layer: Poly  # one layer and direction, in the input-size symbol
@@ -54,6 +51,34 @@ class Count(NamedTuple):
     stackable: bool
     requires: tuple[str, ...] = ()  # sizes the equations force equal, with the reason
     above_text: str = ""  # the same in words
+    env: dict[str, int] = {}  # size symbol -> value  # noqa: RUF012 (a NamedTuple default)
+    sizes: tuple[tuple[str, str], ...] = ()  # (symbol, keyword) in the cell's order
+
+    @property
+    def formula_text(self) -> str:
+        """The closed form as derive prints it: ``D·(4·h·(d + h + 2) + …)``."""
+        return str(self.forms["total"]["text"])
+
+    @property
+    def formula_latex(self) -> str:
+        return str(self.forms["total"]["latex"])
+
+    @property
+    def layer_text(self) -> str:
+        return str(self.forms["layer"]["text"])
+
+    @property
+    def upper_text(self) -> str:
+        return str(self.forms.get("upper", {}).get("text", ""))
+
+    def numbers(self) -> dict[str, int]:
+        """The count of one layer and direction, of one layer above the first, and the total."""
+        env = dict(self.env)
+        dirs = 2 if self.config.get("bidirectional") else 1
+        upper = self.above.evaluate({**env, DIRECTIONS: dirs})
+        return {"layer": self.per_layer.evaluate(env),
+                "upper": self.per_layer.evaluate({**env, self.input_symbol: upper}),
+                "total": self.total}
 
     @property
     def formula(self) -> Any:
@@ -67,7 +92,16 @@ class Count(NamedTuple):
                 "total": self.total,
                 "tensors": [{"name": t.name, "shape": list(t.shape), "count": t.count,
                              "layer": t.layer, "direction": t.direction} for t in self.tensors],
-                "formula": self.formula_text, "requires": list(self.requires)}
+                "formula": self.formula_text,
+                "formulas": {k: {**v, "value": self.numbers()[k]} for k, v in self.forms.items()
+                             if self.stackable or k == "layer"},
+                "symbols": {sym: {"keyword": kw, "value": self.env.get(sym)}
+                            for sym, kw in self.sizes}
+                | ({"L": {"keyword": "num_layers", "value": self.config["num_layers"]},
+                    "D": {"keyword": "directions",
+                          "value": 2 if self.config["bidirectional"] else 1}}
+                   if self.stackable else {}),
+                "requires": list(self.requires)}
 
 
 def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
@@ -221,6 +255,7 @@ def stack_poly(per_layer: Poly, input_symbol: str, above: Poly, layers: Poly,
 
 
 DIRECTIONS = "D"
+LAYERS = "L"
 
 
 def above(conv: dict[str, Any]) -> Poly:
@@ -394,12 +429,11 @@ def evaluate(cfg: Config) -> Count:
     return Count(
         cell=data["cell"], framework=framework, config=config,
         total=sum(t.count for t in tensors), tensors=tuple(tensors),
-        formula_text=forms["total"]["text"], formula_latex=forms["total"]["latex"],
-        layer_text=forms["layer"]["text"], upper_text=forms.get("upper", {}).get("text", ""),
-        title=data["title"], framework_title=conv["title"],
+        forms=forms, title=data["title"], framework_title=conv["title"],
         per_layer=Poly.from_data(conv["per_layer"][key]), input_symbol=sym,
         above=above(conv), stackable=conv["stackable"],
-        requires=forced_text(data), above_text=above_text(conv))
+        requires=forced_text(data), above_text=above_text(conv), env=dict(env),
+        sizes=tuple((s["symbol"], s["keyword"]) for s in data["sizes"] if s["symbol"] in env))
 
 
 def forced_text(data: dict[str, Any]) -> tuple[str, ...]:

@@ -168,6 +168,8 @@ def to_latex(t: Tree, names: dict[str, str]) -> str:
         return rf"{sign}\frac{{{top.removeprefix('-')}}}{{{to_latex(t[2], names)}}}"
     if kind == "add":
         return _join_terms([to_latex(term, names) for term in t[1]], "-")
+    if t[1][0] == ("num", -1) and len(t[1]) > 1:  # −p, never −1·p
+        return "-" + to_latex(("mul", t[1][1:]) if len(t[1]) > 2 else t[1][1], names)
     parts: list[str] = []
     for f in t[1]:
         text = to_latex(f, names)
@@ -193,21 +195,32 @@ def _join_terms(texts: list[str], minus: str) -> str:
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def to_text(t: Tree, names: dict[str, str]) -> str:
+def to_text(t: Tree, names: dict[str, str], ascii: bool = False) -> str:
+    """``4·h·(d + h + 2)``, ``h²``, ``−``; with ``ascii``: ``4*h*(d + h + 2)``, ``h^2``, ``-``."""
     kind = t[0]
     if kind == "num":
         return str(t[1])
     if kind == "sym":
         return names.get(t[1], t[1])
     if kind == "pow":
-        return f"{to_text(t[1], names)}{str(t[2]).translate(_SUP)}"
+        exp = f"^{t[2]}" if ascii else str(t[2]).translate(_SUP)
+        return f"{to_text(t[1], names, ascii)}{exp}"
     if kind == "div":
-        below = to_text(t[2], names)
-        return f"{to_text(t[1], names)}/{f'({below})' if t[2][0] == 'mul' else below}"
+        below = to_text(t[2], names, ascii)
+        return f"{to_text(t[1], names, ascii)}/{f'({below})' if t[2][0] == 'mul' else below}"
     if kind == "add":
-        return _join_terms([to_text(term, names) for term in t[1]], "−")
-    return "·".join(f"({to_text(f, names)})" if f[0] in ("add", "div") else to_text(f, names)
-                    for f in t[1])
+        return _join_terms([to_text(term, names, ascii) for term in t[1]], "-" if ascii else "−")
+    if t[1][0] == ("num", -1) and len(t[1]) > 1:  # −p, never −1·p
+        return "-" + to_text(("mul", t[1][1:]) if len(t[1]) > 2 else t[1][1], names, ascii)
+    return ("*" if ascii else "·").join(
+        f"({to_text(f, names, ascii)})" if f[0] in ("add", "div") else to_text(f, names, ascii)
+        for f in t[1])
+
+
+def forms(t: Tree, names: dict[str, str]) -> dict[str, Any]:
+    """One formula in every form: Unicode text, ASCII text, LaTeX and the JSON tree."""
+    return {"text": to_text(t, names), "ascii": to_text(t, names, ascii=True),
+            "latex": to_latex(t, names), "tree": to_json(t, names)}
 
 
 def to_json(t: Tree, names: dict[str, str]) -> Any:

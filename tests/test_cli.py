@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from derive.cli import main
+from derive.printing import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ["--input-size", "512", "--hidden-size", "256", "--bidirectional"]
@@ -21,12 +22,35 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, cwd=ROOT, env={**os.environ}, check=False)
 
 
+def tuple_tree(node: dict) -> tuple:
+    ((kind, value),) = node.items()
+    if kind in ("num", "sym"):
+        return (kind, value)
+    if kind == "pow":
+        return ("pow", tuple_tree(value[0]), value[1])
+    if kind == "div":
+        return ("div", tuple_tree(value[0]), tuple_tree(value[1]))
+    return (kind, [tuple_tree(v) for v in value])
+
+
 def test_count_json_is_one_object_with_the_documented_keys(capsys: pytest.CaptureFixture[str]
                                                            ) -> None:
     assert main(["count", "lstm", "--framework", "keras", *SEED, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["cell", "framework", "config", "total", "tensors", "formula", "requires"]
+    assert list(data) == ["cell", "framework", "config", "total", "tensors", "formula",
+                          "formulas", "symbols", "requires"]
     assert data["total"] == 1_574_912
+    # the formula as text, as ASCII, as LaTeX and as a tree a script reads without parsing
+    total = data["formulas"]["total"]
+    assert set(total) == {"text", "ascii", "latex", "tree", "value"}
+    assert total["text"] == data["formula"] == "D·(4·h·(d + h + 1) + 4·(L − 1)·h·(D·h + h + 1))"
+
+    assert total["ascii"] == "D*(4*h*(d + h + 1) + 4*(L - 1)*h*(D*h + h + 1))"
+    assert total["value"] == data["total"]
+    assert evaluate(tuple_tree(total["tree"]), {"d": 512, "h": 256, "L": 1, "D": 2}) == \
+        data["total"]
+    assert data["formulas"]["layer"]["value"] == 4 * 256 * (512 + 256 + 1)
+    assert data["symbols"]["h"] == {"keyword": "hidden_size", "value": 256}
     assert data["config"] == {"input_size": 512, "hidden_size": 256, "num_layers": 1,
                               "bidirectional": True, "bias": True}
     assert [t["name"] for t in data["tensors"]][:3] == [
@@ -34,7 +58,6 @@ def test_count_json_is_one_object_with_the_documented_keys(capsys: pytest.Captur
         "bidirectional/forward_lstm/lstm_cell/recurrent_kernel",
         "bidirectional/forward_lstm/lstm_cell/bias"]
     assert data["tensors"][0]["shape"] == [512, 1024]
-    assert data["formula"] == "D*(4*h*(L - 1)*(D*h + h + 1) + 4*h*(d + h + 1))"
 
 
 def test_counts_are_exact_past_64_bits(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,10 +97,12 @@ def test_cells_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
 def test_formula_text_and_latex(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["formula", "lstmp", "-f", "pytorch"]) == 0
     out = capsys.readouterr().out
-    assert "one layer, one direction: h*(4*d + 5*p + 8)" in out
+    assert "one layer, one direction: h·(4·d + 5·p + 8)" in out
+    assert main(["formula", "lstmp", "-f", "pytorch", "--ascii"]) == 0
+    assert "one layer, one direction: h*(4*d + 5*p + 8)" in capsys.readouterr().out
     assert main(["formula", "gru", "--format", "latex", "--framework", "keras"]) == 0
     assert capsys.readouterr().out.strip() == (
-        r"D \left(3 h \left(L - 1\right) \left(D h + h + 2\right) + 3 h \left(d + h + 2\right)"
+        r"D \left(3 h \left(d + h + 2\right) + 3 \left(L - 1\right) h \left(D h + h + 2\right)"
         r"\right)")
 
 
