@@ -13,106 +13,240 @@ from typing import Any
 
 from derive.errors import DeriveError
 
-FRAMEWORK_HELP = "equations (default), pytorch, pytorch-cell, keras, onnx, or any the cell defines"
+FRAMEWORK_HELP = ("how a framework stores the cell: equations (the cell's own, the "
+                  "default), pytorch, pytorch-cell, keras, onnx, tf1, ... (derive cells "
+                  "lists each cell's)")
+VERSION = "0.1.0"
 
 
 class _Parser(argparse.ArgumentParser):
+    """Usage errors name the subcommand once: ``derive formula: unrecognized arguments``."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise DeriveError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise UsageError(self.prog, f"{message} (see '{self.prog} --help')")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="derive", description="Derive the shapes and exact parameter counts of "
-                "recurrent cells from their gate equations.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+class UsageError(DeriveError):
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
 
-    cells = sub.add_parser("cells", help="list the catalog")
-    cells.add_argument("--json", action="store_true")
 
-    c = sub.add_parser("count", help="parameters per tensor and in total")
+# Each subcommand: (one-line help, a description, examples, the function adding its options).
+def _count_options(c: argparse.ArgumentParser) -> None:
     _config_options(c)
-    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout: the "
+                   "tensors, the total, each formula (text, ASCII, LaTeX, a tree) and its value")
     c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2)) "
                    "instead of 4·h·(d + h + 2)")
 
-    fl = sub.add_parser("flops", help="compute over a sequence, under a named convention")
-    _config_options(fl)
-    fl.add_argument("--convention", "-c", default="flops",
-                    help="macs, flops, flops-products, a peer tool's (torchinfo, thop, ...), "
-                    "or 'all' (see derive flops --list)")
-    _sequence_options(fl)
 
-    me = sub.add_parser("memory", help="bytes of weights, state and activations")
-    _config_options(me)
-    me.add_argument("--dtype", default="fp32", help="of the state and activations: fp32 "
-                    "(default), bf16, fp16, int8")
-    _sequence_options(me)
+def _flops_options(c: argparse.ArgumentParser) -> None:
+    _config_options(c)
+    c.add_argument("--convention", "-c", default="flops", metavar="NAME",
+                   help="macs, flops (default), flops-products, macs-bias, "
+                   "flops-no-activations, a peer tool's (torchinfo, thop, ptflops, calflops, "
+                   "deepspeed), or 'all' for one table of every convention")
+    c.add_argument("--batch-first", action="store_true", help="PyTorch's batch_first=True "
+                   "input layout, (B, T, features); the default is (T, B, features). Only "
+                   "what a peer tool prints depends on it")
+    _sequence_options(c)
 
-    so = sub.add_parser("solve", help="the largest hidden size within a parameter budget")
-    _config_options(so)
-    so.add_argument("--budget", metavar="N", required=True, help="the number of parameters")
-    so.add_argument("--for", dest="solve_for", default="hidden_size", metavar="KEYWORD",
-                    help="the size to solve for (default hidden_size)")
-    so.add_argument("--json", action="store_true")
 
-    ma = sub.add_parser("match", help="the hidden size of other cells at an equal count")
-    _config_options(ma)
-    ma.add_argument("--to", required=True, metavar="CELL[,CELL...]",
-                    help="one or several cells (comma-separated) to size")
-    ma.add_argument("--json", action="store_true")
+def _memory_options(c: argparse.ArgumentParser) -> None:
+    _config_options(c)
+    c.add_argument("--dtype", default="fp32", help="bytes per value of the weights, state and "
+                   "activations: fp64, fp32 (default), bf16, fp16, int8")
+    c.add_argument("--optimizer", metavar="NAME", help="also the memory of a training step: "
+                   "sgd, sgd-momentum, adam or adamw (weights, gradients, optimizer state, "
+                   "activations)")
+    c.add_argument("--master-weights", metavar="DTYPE", help="with --optimizer under mixed "
+                   "precision: an fp32 master copy of the weights, which the optimizer steps")
+    _sequence_options(c)
 
-    f = sub.add_parser("formula", help="the closed form, with L layers and D directions")
-    f.add_argument("cell")
+
+def _solve_options(c: argparse.ArgumentParser) -> None:
+    _config_options(c)
+    c.add_argument("--budget", metavar="N", required=True, help="the number of parameters: "
+                   "1000000, 1_000_000, 1e6, 1M, 2.5B (an exact integer)")
+    c.add_argument("--for", dest="solve_for", default="hidden_size", metavar="KEYWORD",
+                   help="the size to solve for (default hidden_size)")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _match_options(c: argparse.ArgumentParser) -> None:
+    _config_options(c)
+    c.add_argument("--to", required=True, metavar="CELL[,CELL...]",
+                   help="one or several cells (comma-separated) to size")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _formula_options(f: argparse.ArgumentParser) -> None:
+    f.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
     f.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    f.add_argument("--format", choices=("text", "latex"), default="text")
-    f.add_argument("--no-bias", action="store_true")
+    f.add_argument("--format", choices=("text", "latex"), default="text",
+                   help="text (default) or one LaTeX expression")
+    f.add_argument("--no-bias", action="store_true", help="the count without bias vectors")
     f.add_argument("--ascii", action="store_true", help="text formulas in ASCII")
 
-    s = sub.add_parser("shapes", help="the derivation of every parameter's shape")
-    s.add_argument("cell")
-    s.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    lx = sub.add_parser("latex", help="LaTeX for papers: equations, shapes, count, citation")
-    lx.add_argument("cell")
+
+def _shapes_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
+    s.add_argument("param", nargs="*", help="only these parameters (e.g. W_hi)")
+    s.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP
+                   + "; also shows the stored tensors and what each packs")
+    s.add_argument("--ascii", action="store_true", help="counts in ASCII")
+
+
+def _cells_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--json", action="store_true", help="one JSON list on stdout")
+
+
+def _latex_options(lx: argparse.ArgumentParser) -> None:
+    lx.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
     lx.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    lx.add_argument("--notation",
-                    help="d2l, pytorch, sak2014, or a .toml file with a [symbols] table")
+    lx.add_argument("--notation", help="how sizes are named: d2l, pytorch, sak2014, or a "
+                    ".toml file with a [symbols] table")
     lx.add_argument("--symbol", action="append", default=[], metavar="SYM=NAME",
                     help="print a size under another name, e.g. --symbol h=n_c")
-    lx.add_argument("--parts", default="equations,shapes,count,bib")
-    lx.add_argument("--standalone", action="store_true", help="a complete document")
-    lx.add_argument("--format", choices=("latex", "text", "mathml", "json"), default="latex")
-    lx.add_argument("-o", "--output", metavar="FILE")
+    lx.add_argument("--parts", default="equations,shapes,count,bib", metavar="PARTS",
+                    help="comma-separated, any of: equations, shapes, count, bib (default: all)")
+    lx.add_argument("--standalone", action="store_true",
+                    help="a complete document that compiles with pdflatex + bibtex")
+    lx.add_argument("--format", choices=("latex", "text", "mathml", "json"), default="latex",
+                    help="latex (default), text, mathml or json")
+    lx.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
-    bb = sub.add_parser("bib", help="the BibTeX of a cell, or of the whole catalog")
-    bb.add_argument("cell", nargs="?")
-    bb.add_argument("--all", action="store_true")
 
-    site = sub.add_parser("site", help="build the reference site (MkDocs) into site/")
+def _bib_options(bb: argparse.ArgumentParser) -> None:
+    bb.add_argument("cell", nargs="?", help="a catalog name or a path to a .cell file")
+    bb.add_argument("--all", action="store_true", help="the BibTeX of the whole catalog")
+
+
+def _site_options(site: argparse.ArgumentParser) -> None:
     site.add_argument("--cells", metavar="DIR", help="also render the .cell files in DIR")
-    site.add_argument("--out", metavar="DIR", default="site", help="default: site")
+    site.add_argument("--out", metavar="DIR", default="site",
+                      help="where to build (default: site); never a folder derive did not build")
+
+
+SUBCOMMANDS: dict[str, tuple[str, str, str, Any]] = {
+    "count": ("parameters per tensor and in total",
+              "Count a cell's parameters as a framework stores them: every tensor with its "
+              "name and shape, the total, and the closed form with its symbols.",
+              "derive count lstm -f pytorch --input-size 512 --hidden-size 256 --bidirectional\n"
+              "derive count gru -f keras --input-size 10 --hidden-size 20 --json\n"
+              "derive count convlstm2d -f keras --size in_channels=3 --size filters=64 "
+              "--size kernel_size=3x3", _count_options),
+    "flops": ("compute over a sequence, under a named convention",
+              "The operations of one step read off the equations, weighed by a compute "
+              "convention (derive's own or a peer tool's), over T steps, B sequences, L layers "
+              "and D directions; for a peer tool also what the tool prints.",
+              "derive flops lstm -f pytorch --input-size 10 --hidden-size 20 -c all\n"
+              "derive flops gru -f pytorch --input-size 512 --hidden-size 256 --seq-len 100 "
+              "--batch 32 -c ptflops --batch-first", _flops_options),
+    "memory": ("bytes of weights, state and activations",
+               "Bytes of the weights in every dtype, the recurrent state carried between steps "
+               "and the activations kept for backpropagation, with the assumptions stated.",
+               "derive memory lstm -f pytorch --input-size 512 --hidden-size 256 --dtype bf16 "
+               "--seq-len 100 --batch 32", _memory_options),
+    "solve": ("the largest size within a parameter budget",
+              "Solve the count for one size (hidden_size by default): the exact root, the "
+              "largest size that fits, its count and the slack.",
+              "derive solve lstm -f pytorch --budget 1M --input-size 512\n"
+              "derive solve lstmp -f pytorch --budget 2.5e6 --input-size 80 --hidden-size 1024 "
+              "--for proj_size", _solve_options),
+    "match": ("the hidden size of other cells at an equal count",
+              "For each other cell, the hidden size whose count is closest to this cell's.",
+              "derive match lstm -f pytorch --to gru,rnn --input-size 512 --hidden-size 256",
+              _match_options),
+    "formula": ("the closed form, with L layers and D directions",
+                "The count as a closed form in the cell's sizes, L layers and D directions.",
+                "derive formula lstmp -f pytorch\nderive formula gru -f keras --format latex",
+                _formula_options),
+    "shapes": ("the derivation of every parameter's shape",
+               "Why each parameter has its shape: for every axis, the chain of reasons from "
+               "the equations to the declaration that fixed it.",
+               "derive shapes lstm\nderive shapes lstm W_hi\nderive shapes gru -f pytorch",
+               _shapes_options),
+    "cells": ("list the catalog", "Every cell of the built-in catalog, with its conventions.",
+              "derive cells\nderive cells --json", _cells_options),
+    "latex": ("LaTeX for papers: equations, shapes, count, citation",
+              "The cell's equations (labelled), a booktabs shape table, the count in a paper's "
+              "notation and its BibTeX; --standalone compiles with pdflatex + bibtex.",
+              "derive latex lstm -f pytorch --notation pytorch --standalone -o lstm.tex\n"
+              "derive latex lstmp -f pytorch --notation sak2014 --parts count --format text",
+              _latex_options),
+    "bib": ("the BibTeX of a cell, or of the whole catalog",
+            "The BibTeX entries a cell cites, or with --all those of the whole catalog.",
+            "derive bib lstm\nderive bib --all", _bib_options),
+    "site": ("build the reference site (MkDocs) into site/",
+             "Render every cell (and the cells in --cells DIR) into an offline MkDocs site; "
+             "the build is atomic and deterministic.",
+             "derive site\nderive site --cells my-cells --out build/site", _site_options),
+}
+
+
+def _subparser(name: str, parent: Any = None) -> argparse.ArgumentParser:
+    """The parser of one subcommand, with its description, examples and options."""
+    short, description, examples, add = SUBCOMMANDS[name]
+    kwargs = dict(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                  epilog="examples:\n" + "\n".join("  " + e for e in examples.splitlines()))
+    sp = (parent.add_parser(name, help=short, **kwargs) if parent is not None
+          else _Parser(prog=f"derive {name}", **kwargs))
+    add(sp)
+    return sp
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The whole command line (``derive --help``, shell completion): every subcommand."""
+    p = _Parser(prog="derive", description="Derive the shapes and exact parameter counts of "
+                "recurrent cells from their gate equations.",
+                epilog="Run 'derive COMMAND --help' for a command's options and examples.")
+    p.add_argument("--version", action="version", version=f"derive {VERSION}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                           metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        _subparser(name, sub)
     return p
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Only the chosen subcommand's parser is built (``derive count`` starts fast); options
+    and positionals may come in any order (``derive shapes lstm -f pytorch W_hi``)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in SUBCOMMANDS:
+        return _parser().parse_args(argv)
+    rest = list(argv)
+    rest.remove(command)
+    args = _subparser(command).parse_intermixed_args(rest)
+    args.command = command
+    return args
 
 
 def _config_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
     c.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
-    c.add_argument("--input-size", metavar="N")
-    c.add_argument("--hidden-size", metavar="N")
-    c.add_argument("--proj-size", metavar="N", help="LSTM projection (PyTorch proj_size); "
-                   "selects the cell lstmp, 0 means none")
+    c.add_argument("--input-size", metavar="N", help="features of the input x_t (d)")
+    c.add_argument("--hidden-size", metavar="N", help="units: the size of the hidden state (h)")
+    c.add_argument("--proj-size", metavar="N", help="LSTM projection (PyTorch proj_size, TF1 "
+                   "num_proj); selects lstmp or lstmp-peephole, 0 means none")
     c.add_argument("--size", action="append", default=[], metavar="KEYWORD=N",
-                   help="any other size the cell declares, e.g. --size kernel_size=3")
-    c.add_argument("--num-layers", metavar="L", default="1")
-    c.add_argument("--bidirectional", action="store_true")
+                   help="any other size the cell declares, e.g. --size num_heads=4, "
+                   "--size kernel_size=3x5 (one value per axis, or one for every axis)")
+    c.add_argument("--num-layers", metavar="L", default="1",
+                   help="layers stacked (default 1)")
+    c.add_argument("--bidirectional", action="store_true",
+                   help="two directions (D = 2) in every layer")
     c.add_argument("--no-bias", action="store_true", help="drop every bias vector")
     c.add_argument("--no-reset-after", action="store_true",
-                   help="Keras's name for the cell gru-reset-before")
+                   help="Keras's GRU reset_after=False: selects the cell gru-reset-before")
 
 
 def _sequence_options(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--seq-len", metavar="T", default="1")
-    c.add_argument("--batch", metavar="B", default="1")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--seq-len", metavar="T", default="1", help="time steps (default 1)")
+    c.add_argument("--batch", metavar="B", default="1",
+                   help="sequences in the batch (default 1)")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,7 +338,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
     names = list(conventions()) if args.convention == "all" else [args.convention]
     results = [flops(args.cell, args.framework, name, seq_len=args.seq_len, batch=args.batch,
-                     **_options(args)) for name in names]
+                     batch_first=args.batch_first, **_options(args)) for name in names]
     if args.json:
         out = [r.to_json() for r in results]
         print(json.dumps(out if args.convention == "all" else out[0], ensure_ascii=False))
@@ -246,8 +380,18 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
     m = memory(args.cell, args.framework, dtype=args.dtype, seq_len=args.seq_len,
                batch=args.batch, **_options(args))
+    train = None
+    if args.optimizer is not None or args.master_weights is not None:
+        from derive.training import training_memory
+
+        train = training_memory(args.cell, args.framework, optimizer=args.optimizer or "adam",
+                                dtype=args.dtype, master_weights=args.master_weights,
+                                seq_len=args.seq_len, batch=args.batch, **_options(args))
     if args.json:
-        print(json.dumps(m.to_json(), ensure_ascii=False))
+        out = m.to_json()
+        if train is not None:
+            out["training"] = train.to_json()
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     lines = [f"{m.cell}, convention {m.framework}", _config_line(m.config), "",
              f"weights: {_group(m.parameters)} parameters"]
@@ -263,7 +407,21 @@ def cmd_memory(args: argparse.Namespace) -> int:
               "  per step, layer, direction and batch element: "
               + ", ".join(f"{w} ({s})" for w, s, _ in m.kept_terms),
               f"  values: {m.kept_formula}",
+              f"total for inference with activations kept (weights, state, activations, "
+              f"{m.dtype}): {_bytes(m.weights[m.dtype] + m.state_bytes + m.kept_bytes)}",
               "", "assumptions:"] + [f"  - {a}" for a in ASSUMPTIONS]
+    if train is not None:
+        master = ", fp32 master weights" if train.master_weights else ""
+        lines += ["", f"training step ({train.optimizer}, {train.dtype}{master}):"]
+        names = {"weights": "weights", "gradients": "gradients",
+                 "optimizer_state": "optimizer state", "step_counters": "step counters",
+                 "master_weights": "master weights", "activations": "activations"}
+        rows = [(names[k], _bytes(v), train.formulas[k]) for k, v in train.parts.items()
+                if v or k in ("weights", "gradients")]
+        rows.append(("total", _bytes(train.total), train.formulas["total"]))
+        lines += ["  " + r for r in _table(("part", "bytes", "closed form (bytes)"), rows,
+                                           {1})]
+        lines += ["assumptions:"] + [f"  - {a}" for a in train.assumptions]
     print("\n".join(lines))
     return 0
 
@@ -348,7 +506,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
 def cmd_shapes(args: argparse.Namespace) -> int:
     from derive.trace import render_text
 
-    print(render_text(args.cell, args.framework))
+    print(render_text(args.cell, args.framework, tuple(args.param), args.ascii))
     return 0
 
 
@@ -396,9 +554,13 @@ COMMANDS = {"count": cmd_count, "flops": cmd_flops, "memory": cmd_memory,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = _parser().parse_args(argv)
+        args = parse(argv)
         return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        return 2
     except DeriveError as exc:
         print(f"derive: error: {exc}", file=sys.stderr)
         return 2

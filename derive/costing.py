@@ -18,7 +18,7 @@ from derive.errors import ConfigError
 from derive.poly import Poly
 
 KINDS = ("mac", "dot", "bias", "add", "mul", "act")
-DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
+DTYPES = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 BATCH, STEPS = "B", "T"
 
 
@@ -102,8 +102,12 @@ def _scale(batch: Any, seq_len: Any) -> tuple[int, int]:
 
 
 def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
-          seq_len: int = 1, batch: int = 1, **options: Any) -> Flops:
+          seq_len: int = 1, batch: int = 1, batch_first: bool = False,
+          **options: Any) -> Flops:
     """Operations of ``cell`` over a sequence, under a named compute convention.
+
+    ``batch_first`` is PyTorch's input layout, (B, T, features) instead of (T, B,
+    features): derive's numbers do not depend on it, but what ptflops prints does.
 
     >>> flops("lstm", "pytorch", "macs", input_size=10, hidden_size=20).total
     2400
@@ -115,12 +119,20 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
     by_kind = {k: b * t * cfg.stacked(step_poly(ops, compute, cfg.bias, (k,))) for k in KINDS}
     step = step_poly(ops, compute, cfg.bias)
     per_step = b * cfg.stacked(step)
-    config = dict(cfg.config, batch=b, seq_len=t)
+    if not isinstance(batch_first, bool):
+        raise ConfigError("batch_first is true or false")
+    config = dict(cfg.config, batch=b, seq_len=t, batch_first=batch_first)
     bugs = [(bug["text"], b * t * cfg.stacked(step_poly(ops, bug, cfg.bias)))
-            for bug in compute.get("bug", [])]
+            for bug in compute.get("bug", []) if "divide" not in bug]
+    printed = per_step * t + sum(delta for _, delta in bugs)
+    for bug in compute.get("bug", []):
+        if bug.get("divide") == "dim0":  # ptflops: "per sample" is per input[0].shape[0]
+            whole, dim0 = printed, (b if batch_first else t)
+            printed = whole // dim0
+            bugs.append((bug["text"], printed - whole))
     return Flops(cfg.data["cell"], framework, convention, compute.get("title", convention),
                  compute.get("summary", ""), config, per_step * t, per_step, by_kind, step,
-                 per_step * t + sum(delta for _, delta in bugs), bugs,
+                 printed, bugs,
                  cfg.data["input_symbol"], above(cfg.conv), cfg.conv["stackable"],
                  cfg.data["sizes"])
 

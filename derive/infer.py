@@ -790,7 +790,7 @@ class _Inference:
             dims = tuple(self.d.node(f"var:{d.name}@t#{k}", f"the size of {shown_t}" if n == 1
                                      else f"axis {k + 1} of {shown_t}") for k in range(n))
             shown = "∈ ℝ" + ("" if not d.shape else "^" + _sup_shape(d.shape))
-            why = f"{d.name}_t is declared {shown} (line {d.loc.line})"
+            why = f"{d.name}_t is declared {shown} ({_where(d.loc)})"
             for dim, value in zip(dims, d.shape, strict=True):
                 self.d.bind(dim, value, why, d.loc)
             self.s.resolve(i, dims, why, d.loc)
@@ -976,6 +976,11 @@ class _Inference:
 _NOLOC = Loc("", 0, 1, 1, "")
 
 
+def _where(loc: Loc) -> str:
+    """``gru.cell, line 9``: the file by its name (a site never shows a reader's paths)."""
+    return f"{loc.file.replace(chr(92), '/').rsplit('/', 1)[-1]}, line {loc.line}"
+
+
 def _explainer(dims: _Dims, node: str) -> Callable[[], tuple[Step, ...]]:
     return lambda: dims.explain(node)
 
@@ -1031,7 +1036,7 @@ def _var(inf: _Inference, node: Node, eq: Equation) -> int:
         inf.use(node, "any", "vector", eq)
         sh = inf.param(node.name)
         if decl is not None and decl.what == "scalar":
-            inf.resolve(sh, (), f"{node.name} is declared scalar (line {decl.loc.line})",
+            inf.resolve(sh, (), f"{node.name} is declared scalar ({_where(decl.loc)})",
                         decl.loc, node)
         return sh
     if node.window is not None:

@@ -99,9 +99,12 @@ def cell_module(data: dict[str, Any]) -> str:
                 step = costing.step_poly(conv["ops"], compute, bias)
                 flops.append(f"{json.dumps(cname)}: {stack_fn(step, data, conv, 'B', 'T')}")
                 bug = costing.bug_poly(conv["ops"], compute, bias)
-                if not bug.is_zero:  # what the tool prints, its documented bugs included
+                # ptflops divides by the input's dimension 0: T in the default layout
+                per_dim0 = any(b.get("divide") == "dim0" for b in compute.get("bug", []))
+                if not bug.is_zero or per_dim0:  # what the tool prints, its bugs included
+                    scale = ("B",) if per_dim0 else ("B", "T")
                     printed.append(f"{json.dumps(cname)}: "
-                                   f"{stack_fn(step + bug, data, conv, 'B', 'T')}")
+                                   f"{stack_fn(step + bug, data, conv, *scale)}")
             fields.append(f"{key}: {{total: {stack_fn(per_layer, data, conv)}, "
                           f"tensors: [{', '.join(tensors)}], flops: {{{', '.join(flops)}}}, "
                           f"printed: {{{', '.join(printed)}}}}}")

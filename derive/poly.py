@@ -9,7 +9,7 @@ objects are built from these only when a formula is asked for.
 >>> p.evaluate({"h": 256, "d": 512})
 788480
 >>> str(p)
-'4*d*h + 4*h^2 + 8*h'
+'4·d·h + 4·h² + 8·h'
 """
 
 from __future__ import annotations
@@ -161,18 +161,19 @@ class Poly:
 
     # ---------------------------------------------------------------- text and data
     def __str__(self) -> str:
+        """Expanded, in derive's notation: ``4·d·h + 4·h² − 2``, ``h/n_h``."""
         if not self.terms:
             return "0"
         out = ""
         for i, (c, m) in enumerate(self.terms):
-            sign = "-" if c < 0 else "+"
+            sign = "−" if c < 0 else "+"
             mag = abs(c)
-            factors = [s if e == 1 else f"{s}^{e}" for s, e in m if e > 0]
-            below = [s if e == -1 else f"{s}^{-e}" for s, e in m if e < 0]
-            body = "*".join(([str(mag)] if mag != 1 or not factors else []) + factors)
+            factors = [s if e == 1 else f"{s}{_sup(e)}" for s, e in m if e > 0]
+            below = [s if e == -1 else f"{s}{_sup(-e)}" for s, e in m if e < 0]
+            body = "·".join(([str(mag)] if mag != 1 or not factors else []) + factors)
             if below:
-                body += "/" + (below[0] if len(below) == 1 else "(" + "*".join(below) + ")")
-            out += (("-" if sign == "-" else "") if i == 0 else f" {sign} ") + body
+                body += "/" + (below[0] if len(below) == 1 else "(" + "·".join(below) + ")")
+            out += (("−" if sign == "−" else "") if i == 0 else f" {sign} ") + body
         return out
 
     def to_data(self) -> list[Any]:
@@ -187,3 +188,7 @@ def _order(term: tuple[int, Monomial]) -> tuple[int, Monomial]:
     """Higher degree first, then alphabetical: the order a person writes."""
     _c, m = term
     return (-sum(e for _, e in m), m)
+
+
+def _sup(e: int) -> str:
+    return str(e).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))

@@ -215,13 +215,17 @@ def notation_html(text: str) -> str:
 
     >>> notation_html("W_hi multiplies h_{t-1} ∈ ℝ^h")
     'W<sub>hi</sub> multiplies h<sub>t−1</sub> ∈ ℝ<sup>h</sup>'
+    >>> notation_html("i'_t and h̃_t")
+    'i&#x27;<sub>t</sub> and h̃<sub>t</sub>'
     """
     import re
 
     out = html.escape(str(text), quote=True)
-    out = re.sub(r"(?<=[^\W_])_\{([^{}]+)\}",
+    # after a letter, a prime (escaped) or a combining accent (h̃_t)
+    after = r"(?:(?<=[^\W_])|(?<=&#x27;)|(?<=[\u0300-\u036f]))"
+    out = re.sub(after + r"_\{([^{}]+)\}",
                  lambda m: f"<sub>{m[1].replace('-', '−')}</sub>", out)
-    out = re.sub(r"(?<=[^\W_])_([^\W_]+)", r"<sub>\1</sub>", out)
+    out = re.sub(after + r"_([^\W_]+)", r"<sub>\1</sub>", out)
     out = re.sub(r"ℝ\^\{([^{}]+)\}|ℝ\^([^\W_]+)", lambda m: f"ℝ<sup>{m[1] or m[2]}</sup>", out)
     return out
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from derive.costing import BATCH, STEPS, memory, stack_text
+from derive.costing import DTYPES as costing_dtypes
 from derive.counting import above, configure, evaluate
 from derive.errors import ConfigError
 from derive.poly import Poly
 
-# Bytes per value of each training dtype (costing.DTYPES is for inference: it has int8 and
-# no fp64).
-DTYPES = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2}
+# Bytes per value of each training dtype: costing's, but int8 (no gradients in int8).
+DTYPES = {name: size for name, size in costing_dtypes.items() if name != "int8"}
 # Buffers of one parameter's size that each optimizer keeps (torch.optim's state entries).
 OPTIMIZERS = {"sgd": (), "sgd-momentum": ("momentum_buffer",),
               "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq")}

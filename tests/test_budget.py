@@ -109,7 +109,7 @@ def test_memory_is_exact_and_scales() -> None:
     (["flops", "lstm", "--input-size", "3", "--hidden-size", "4", "-c", "gflops"],
      "unknown compute convention 'gflops'; conventions: macs, flops"),
     (["memory", "lstm", "--input-size", "3", "--hidden-size", "4", "--dtype", "fp8"],
-     "unknown dtype 'fp8'; dtypes: fp32, bf16, fp16, int8"),
+     "unknown dtype 'fp8'; dtypes: fp64, fp32, bf16, fp16, int8"),
     (["flops", "lstm", "--input-size", "3", "--hidden-size", "4", "--seq-len", "0"],
      "seq_len must be a positive integer, got 0"),
     (["solve", "lstm", "--budget", "100", "--input-size", "512"],

@@ -127,8 +127,30 @@ def test_bad_input_is_one_message_and_status_2(args: list[str]) -> None:
     proc = run(*args)
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.startswith("derive: error: ")
+    # a usage error names its subcommand once; every other error is derive's
+    assert proc.stderr.startswith(("derive: error: ", f"derive {args[0]}: error: "))
+    assert "derive: error: derive" not in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_usage_errors_name_the_subcommand_once() -> None:
+    proc = run("formula", "lstm", "--bidirectional")
+    assert proc.returncode == 2 and proc.stderr == (
+        "derive formula: error: unrecognized arguments: --bidirectional (see 'derive formula "
+        "--help')\n")
+    assert run("--version").stdout.startswith("derive ")
+
+
+def test_every_subcommand_explains_itself() -> None:
+    """A description, at least one example and help on every option, in every --help."""
+    from derive.cli import SUBCOMMANDS, _subparser
+
+    for name in SUBCOMMANDS:
+        parser = _subparser(name)
+        text = parser.format_help()
+        assert parser.description and "examples:\n  derive " + name in text, name
+        for action in parser._actions:
+            assert action.help, (name, action.dest)
 
 
 def test_count_path_imports_neither_sympy_nor_the_parser() -> None:

@@ -109,10 +109,10 @@ def test_sizes_forced_equal_are_a_requirement_with_its_reasons() -> None:
                      "(h_t is defined by (1)); got input_size=3 and hidden_size=4")
     assert chain == [
         "  the size of h_t = h:",
-        "    the size of h_t = h: h_t is declared ∈ ℝ^h (line 5)",
+        "    the size of h_t = h: h_t is declared ∈ ℝ^h (mismatch.cell, line 5)",
         "  the rows of W = d:",
         "    the rows of W = the size of x_t: W x_t and x_t are terms of the same sum in (1)",
-        "    the size of x_t = d: x_t is declared ∈ ℝ^d (line 4)",
+        "    the size of x_t = d: x_t is declared ∈ ℝ^d (mismatch.cell, line 4)",
     ]
     # under the requirement, the count is given (input_size follows hidden_size)
     assert derive.count(str(CELLS / "mismatch.cell"), hidden_size=4).total == 32
@@ -127,9 +127,9 @@ def test_contradiction_is_a_located_error() -> None:
     message = count_error(str(CELLS / "contradiction.cell"), **OK)
     first, caret_line, _caret, *chain = message.splitlines()
     assert first.endswith("contradiction.cell:8:3: size mismatch: h_t is defined by (1), so "
-                          "the size of h_t must equal the rows of W, but they are h and 2*h")
+                          "the size of h_t must equal the rows of W, but they are h and 2·h")
     assert caret_line == "      h_t = tanh(W x_t + [h_{t-1}; h_{t-1}])"
-    assert chain[-1] == ("    the size of [h_{t-1}; h_{t-1}] = 2*h: the size of "
+    assert chain[-1] == ("    the size of [h_{t-1}; h_{t-1}] = 2·h: the size of "
                          "[h_{t-1}; h_{t-1}] is the sum of the sizes of its parts")
 
 
@@ -230,7 +230,7 @@ def test_a_declared_function_is_elementwise() -> None:
     text = HEADER.replace("equations\n", 'function softsign elementwise "x/(1+|x|)"\n\n'
                           "equations\n") + "  h_t = softsign(W x_t + U h_{t-1})\n"
     der = infer(parse_cell(text, "t.cell"))
-    assert [str(p.count) for p in der.parameters] == ["d*h", "h^2"]
+    assert [str(p.count) for p in der.parameters] == ["d·h", "h²"]
 
 
 def test_a_convolution_needs_a_feature_map() -> None:

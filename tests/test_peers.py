@@ -42,13 +42,13 @@ def configs(seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out = []
     for kind in KINDS:
-        for _ in range(N):
+        for i in range(N):  # half of each kind in either layout: 100 per tool and layout
             h = rng.randint(2, 40)
             out.append(dict(kind=kind, d=rng.randint(1, 40), h=h,
                             p=rng.randint(1, h - 1) if kind == "LSTMP" else 0,
                             L=rng.randint(1, 3), D=rng.choice((1, 2)),
                             bias=rng.random() < 0.7, B=rng.randint(1, 4), T=rng.randint(1, 5),
-                            batch_first=rng.random() < 0.5))
+                            batch_first=i % 2 == 0))
     return out
 
 
@@ -66,7 +66,8 @@ def derived(c: dict[str, Any], convention: str, batch: int | None = None) -> int
     """What derive says the tool prints: its convention plus its documented bugs."""
     cell = {"LSTM": "lstm", "LSTMP": "lstm", "GRU": "gru"}.get(c["kind"], "rnn")
     return flops(cell, "pytorch", convention, seq_len=c["T"],
-                 batch=c["B"] if batch is None else batch, input_size=c["d"],
+                 batch=c["B"] if batch is None else batch, batch_first=c["batch_first"],
+                 input_size=c["d"],
                  hidden_size=c["h"], proj_size=c["p"] or None, num_layers=c["L"],
                  bidirectional=c["D"] == 2, bias=c["bias"]).printed
 
@@ -97,11 +98,21 @@ def test_thop(c: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)
 def test_ptflops(c: dict[str, Any]) -> None:
-    # ptflops builds the input (1, T, d) itself and reports per sample: batch_first, batch 1
+    # the real input, in either layout: ptflops divides by its dimension 0
+    x = inputs(c)
+    macs, _params = _quiet(lambda: ptflops.get_model_complexity_info(
+        module(c), tuple(x.shape), input_constructor=lambda _shape: x, as_strings=False,
+        print_per_layer_stat=False, backend="pytorch"))
+    assert macs == derived(c, "ptflops")
+
+
+@pytest.mark.parametrize("c", CONFIGS[::10], ids=_ids)
+def test_ptflops_default_input(c: dict[str, Any]) -> None:
+    # without an input, ptflops builds (1, *shape) itself: a batch_first input of batch 1
     m = module(dict(c, batch_first=True))
     macs, _params = _quiet(lambda: ptflops.get_model_complexity_info(
         m, (c["T"], c["d"]), as_strings=False, print_per_layer_stat=False, backend="pytorch"))
-    assert macs == derived(c, "ptflops", batch=1)
+    assert macs == derived(dict(c, batch_first=True), "ptflops", batch=1)
 
 
 @pytest.mark.parametrize("c", CONFIGS, ids=_ids)

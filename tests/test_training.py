@@ -13,6 +13,7 @@ import json
 import random
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ TORCH_DTYPES = {"fp64": torch.float64, "fp32": torch.float32, "bf16": torch.bflo
 PRECISIONS = [("fp32", None), ("bf16", None), ("bf16", "fp32"), ("fp16", None),
               ("fp16", "fp32"), ("fp64", None)]
 RECIPES = [(opt, dtype, master) for opt in OPTIMIZERS for dtype, master in PRECISIONS]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    """Tiny modules: one intra-op thread is much faster than contended ones (restored)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _configs(n: int = 36, seed: int = 1729) -> list[dict[str, Any]]:
@@ -173,6 +183,12 @@ def test_activations_reuse_derive_memory(cfg: dict[str, Any]) -> None:
             assert m.activations == with_dtype.kept_bytes
 
 
+@cache
+def _parsed(text: str, symbols: tuple[str, ...]) -> Any:
+    """The printed form read back (once per text: the forms repeat across sizes)."""
+    return printing.parse(text, {s: s for s in symbols})
+
+
 FORMULA_RECIPES = [("adam", "fp32", None), ("sgd-momentum", "bf16", "fp32"),
                    ("sgd", "fp16", None), ("adamw", "fp64", None)]
 
@@ -185,12 +201,12 @@ def test_closed_forms_evaluate_to_the_bytes(cfg: dict[str, Any], optimizer: str,
     m = _derived(cfg, optimizer, dtype, master)
     c = configure(cfg["cell"], "pytorch", **_sizes(cfg))
     sizes = c.data["sizes"]
-    names = {s["symbol"]: s["symbol"] for s in sizes} | {k: k for k in "LDBT"}
+    symbols = (*(s["symbol"] for s in sizes), *"LDBT")
     env = dict(c.env, L=c.layers, D=c.dirs, B=cfg["batch"], T=cfg["seq_len"])
     want = {**m.parts, "total": m.total}
     assert set(m.formulas) == {*PARTS, "total"}
     for part, text in m.formulas.items():
-        assert printing.evaluate(printing.parse(text, names), env) == want[part], (part, text)
+        assert printing.evaluate(_parsed(text, symbols), env) == want[part], (part, text)
 
 
 def test_formulas_are_the_stacked_count_times_bytes() -> None:

@@ -161,7 +161,7 @@
           return [c, group(mine), theirs === mine ? "" : group(theirs), DERIVE_COMPUTE[c].summary];
         });
         out.appendChild(el("h4", {}, "Compute over the sequence (B·T steps)"));
-        out.appendChild(table(["convention", "total", "the tool prints (bugs)", "what it counts"],
+        out.appendChild(table(["convention", "total", "the tool prints (its bugs; input (T, B, d))", "what it counts"],
           fl, "calc-flops"));
         var bytes = BigInt(DERIVE_DTYPES[dtype.value]);
         out.appendChild(el("h4", {}, "Memory (" + dtype.value + ")"));
