@@ -38,32 +38,55 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "derive"
 
 
-def compiled(path: Path) -> dict[str, Any]:
-    """The compiled form of the cell file at ``path``, from the cache or freshly derived."""
-    text = path.read_bytes()
-    key = hashlib.sha256(engine_digest().encode() + b"\0" + text).hexdigest()
-    where = cache_dir() / f"{key}.json"
-    try:
-        data: dict[str, Any] = json.loads(where.read_text(encoding="utf-8"))
-        return data
-    except (OSError, ValueError):
-        pass
-    from derive.compile import compile_cell
-    from derive.parse import parse_cell
+_MEMO: dict[str, dict[str, Any]] = {}  # key -> compiled form, for this process
 
-    data = compile_cell(parse_cell(text.decode("utf-8"), display(path)))
-    _write(where, data)
+
+def compiled(path: Path) -> dict[str, Any]:
+    """The compiled form of the cell file at ``path``, from the cache or freshly derived.
+
+    An entry is a header line (the key it was stored under and the SHA-256 of the payload)
+    and the payload: a truncated, edited or misplaced entry fails the check and is rebuilt,
+    never trusted."""
+    raw = path.read_bytes()
+    key = hashlib.sha256(engine_digest().encode() + b"\0" + raw).hexdigest()
+    if key in _MEMO:
+        return _MEMO[key]
+    where = cache_dir() / f"{key}.json"
+    data = _read(where, key)
+    if data is None:
+        from derive.catalog import decode
+        from derive.compile import compile_cell
+        from derive.parse import parse_cell
+
+        data = compile_cell(parse_cell(decode(raw, path), display(path)))
+        _write(where, key, data)
+    _MEMO[key] = data
     return data
 
 
-def _write(where: Path, data: dict[str, Any]) -> None:
+def _read(where: Path, key: str) -> dict[str, Any] | None:
+    try:
+        blob = where.read_bytes()
+        head, _, payload = blob.partition(b"\n")
+        meta = json.loads(head)
+        if meta.get("key") != key or meta.get("sha256") != hashlib.sha256(payload).hexdigest():
+            return None
+        data: dict[str, Any] = json.loads(payload)
+        return data
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write(where: Path, key: str, data: dict[str, Any]) -> None:
     import tempfile
 
+    payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    head = json.dumps({"key": key, "sha256": hashlib.sha256(payload).hexdigest()}).encode()
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=where.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-        os.replace(tmp, where)
+        with os.fdopen(fd, "wb") as f:
+            f.write(head + b"\n" + payload)
+        os.replace(tmp, where)  # atomic: a concurrent reader sees the old entry or the new
     except OSError:
         pass

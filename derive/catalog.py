@@ -25,6 +25,8 @@ def resolve(ref: str, near: Path | None = None) -> Path:
     """
     if is_path(ref):
         path = Path(ref)
+        if path.is_dir():
+            raise ConfigError(f"{ref} is a directory, not a cell file")
         if not path.is_file():
             raise ConfigError(f"no cell file at {ref}")
         return path
@@ -41,6 +43,29 @@ def resolve(ref: str, near: Path | None = None) -> Path:
         raise ConfigError(f"unknown cell '{ref}'; {hint}'derive cells' lists the catalog's "
                           f"{len(builtin_names())} cells, or give the path to a .cell file")
     return path
+
+
+def decode(data: bytes, path: Path) -> str:
+    """A cell file's text: UTF-8 (a byte-order mark and CRLF line ends are fine), or a clear
+    error naming the first byte that is not."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{display(path)} is not UTF-8 text: byte {exc.start} (line {line}) "
+                          f"is 0x{data[exc.start]:02x}") from None
+    if "\x00" in text:
+        raise ConfigError(f"{display(path)} is a binary file, not a cell file")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read(path: Path) -> str:
+    try:
+        return decode(path.read_bytes(), path)
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a cell file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def display(path: Path) -> str:

@@ -123,6 +123,10 @@ def _bib_options(bb: argparse.ArgumentParser) -> None:
     bb.add_argument("--all", action="store_true", help="the BibTeX of the whole catalog")
 
 
+def _completion_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+
+
 def _site_options(site: argparse.ArgumentParser) -> None:
     site.add_argument("--cells", metavar="DIR", help="also render the .cell files in DIR")
     site.add_argument("--out", metavar="DIR", default="site",
@@ -183,6 +187,12 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, Any]] = {
              "Render every cell (and the cells in --cells DIR) into an offline MkDocs site; "
              "the build is atomic and deterministic.",
              "derive site\nderive site --cells my-cells --out build/site", _site_options),
+    "completion": ("a shell completion script (bash, zsh, fish)",
+                   "Print a completion script generated from this command line by argcomplete; "
+                   "source it from your shell's start-up file.",
+                   "derive completion bash >> ~/.bashrc\n"
+                   "derive completion fish > ~/.config/fish/completions/derive.fish",
+                   _completion_options),
 }
 
 
@@ -548,13 +558,27 @@ def cmd_bib(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    import argcomplete
+
+    print(argcomplete.shellcode(["derive"], shell=args.shell), end="")
+    return 0
+
+
 COMMANDS = {"count": cmd_count, "flops": cmd_flops, "memory": cmd_memory,
             "solve": cmd_solve, "match": cmd_match, "formula": cmd_formula, "cells": cmd_cells,
-            "shapes": cmd_shapes, "latex": cmd_latex, "bib": cmd_bib, "site": cmd_site}
+            "shapes": cmd_shapes, "latex": cmd_latex, "bib": cmd_bib, "site": cmd_site,
+            "completion": cmd_completion}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and "_ARGCOMPLETE" in __import__("os").environ:  # a shell asks: complete
+        import argcomplete
+
+        argcomplete.autocomplete(_parser())
     argv = sys.argv[1:] if argv is None else argv
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)  # exact integers at any size: 10^4400 parameters print
     try:
         args = parse(argv)
         return COMMANDS[args.command](args)

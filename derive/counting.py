@@ -104,15 +104,55 @@ class Count(NamedTuple):
                 "requires": list(self.requires)}
 
 
+SUFFIXES = {"k": 3, "K": 3, "M": 6, "B": 9, "G": 9, "T": 12}
+MAX_DIGITS = 100_000  # a size of more digits than this is a mistake, not a layer
+
+
+def whole_number(name: str, text: str) -> int:
+    """``1000000``, ``1_000_000``, ``1e6``, ``1M``, ``2.5B`` → an exact integer (no float is
+    ever made); ``1.5e0`` or ``2.5`` is an error that says why.
+
+    >>> [whole_number("n", t) for t in ("1_000_000", "1e6", "1M", "2.5B", "3.2e3")]
+    [1000000, 1000000, 1000000, 2500000000, 3200]
+    """
+    raw = text
+    text = text.strip().replace("_", "").replace(",", "")
+    m = re.fullmatch(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?([kKMBGT])?", text)
+    if not m or not (m[2] or m[3]) or len(text) > MAX_DIGITS:
+        if len(text) > MAX_DIGITS:
+            raise ConfigError(f"{name} has {len(text):,} characters; derive reads sizes of "
+                              f"at most {MAX_DIGITS:,} digits")
+        raise ConfigError(f"{name} must be a whole number (1000000, 1_000_000, 1e6, 1M, "
+                          f"2.5B), got '{raw}'")
+    sign, whole, frac = m[1], m[2] or "0", m[3] or ""
+    exp = int(m[4] or 0) + SUFFIXES.get(m[5] or "", 0)
+    if abs(exp) > MAX_DIGITS:
+        raise ConfigError(f"{name}: the exponent of '{raw}' is too large")
+    try:
+        digits = int((whole + frac) or "0")
+    except ValueError:  # Python's limit on converting long digit strings
+        raise ConfigError(f"{name} has {len(whole + frac):,} digits, more than this Python "
+                          "converts (sys.set_int_max_str_digits); the derive command lifts "
+                          "the limit") from None
+    shift = exp - len(frac)
+    if shift >= 0:
+        value = digits * 10**shift
+    elif digits % 10**-shift:
+        text = str(digits).rjust(1 - shift, "0")
+        shown = (text[:shift] + "." + text[shift:]).rstrip("0")
+        raise ConfigError(f"{name} must be a whole number, but '{raw}' is {sign}{shown}: sizes "
+                          "and budgets are exact integers")
+    else:
+        value = digits // 10**-shift
+    return -value if sign == "-" else value
+
+
 def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
     """A size as the user gave it (int or text) → a positive int, or a clear error."""
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if isinstance(value, str):
-        text = value.strip().replace("_", "")
-        if not re.fullmatch(r"[+-]?\d+", text):
-            raise ConfigError(f"{name} must be a positive integer, got '{value}'")
-        value = int(text)
+        value = whole_number(name, value)
     if not isinstance(value, int):
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):

@@ -653,6 +653,28 @@ def _strip_comment(line: str) -> str:
     return "".join(out).rstrip()
 
 
+# The LaTeX a BibTeX field may use: accents, a few text styles, URLs. Anything else
+# (\input, \write18, \def, \catcode, ...) could read or run something when a paper
+# compiles derive's .bib, so it is refused.
+BIBTEX_COMMANDS = frozenset({
+    "emph", "textit", "textbf", "textsc", "textsf", "texttt", "textrm", "textup", "url",
+    "href", "doi", "ss", "o", "O", "aa", "AA", "ae", "AE", "oe", "OE", "l", "L", "i", "j",
+    "c", "v", "u", "H", "k", "r", "d", "b", "t", "textendash", "textemdash", "and", "relax",
+    "mbox", "ensuremath", "alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu",
+    "sigma", "tau", "phi", "psi", "omega", "times"})
+
+
+def _check_bibtex(block: list[tuple[int, str]], file: str) -> None:
+    for no, raw in block:
+        for m in re.finditer(r"\\([A-Za-z]+|\d+)", raw):
+            if m[1] not in BIBTEX_COMMANDS:
+                raise CellSyntaxError(
+                    f"the BibTeX uses \\{m[1]}, which derive does not pass to LaTeX (it allows "
+                    "accents, text styles and URLs; a command could read, write or run "
+                    "something when a paper compiles the .bib)",
+                    Loc(file, no, m.start() + 1, m.end() + 1, raw))
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
@@ -690,6 +712,8 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
                                   f"{', '.join(KEYWORDS)}", lines.loc(no, raw, 1, len(word) + 1))
         if word in ("description", "bibtex"):
             fields[word] = _text_block(block) or rest
+            if word == "bibtex":
+                _check_bibtex(block, file)
             i = j
             continue
         if word == "equations":
@@ -969,7 +993,7 @@ def _convention(no: int, raw: str, rest: str, rest_off: int, block: list[tuple[i
 
 def load_cell(ref: str) -> Cell:
     """Parse a catalog cell (``"lstm"``) or a cell file (``"path/to/my.cell"``)."""
-    from derive.catalog import display, resolve
+    from derive.catalog import display, read, resolve
 
     path = resolve(ref)
-    return parse_cell(path.read_text(encoding="utf-8"), display(path))
+    return parse_cell(read(path), display(path))

@@ -158,7 +158,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
         "align": latex(str(path), parts=("equations",)).strip().splitlines(),
         "conventions": conventions,
         "output": cell.output,
-        "source": path.read_text(encoding="utf-8"),
+        "source": catalog.read(path),
     }
 
 
@@ -207,7 +207,22 @@ def environment() -> Any:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["h"] = lambda s: html.escape(str(s), quote=True)
     env.filters["notation"] = notation_html
+    env.filters["fenced"] = fenced
     return env
+
+
+def fenced(text: str, lang: str = "text") -> str:
+    """A fenced code block that no run of backticks in ``text`` can close early (a cell's
+    source or BibTeX is user text: it must stay code, never become HTML).
+
+    >>> fenced("a ``` b", "text").splitlines()[0]
+    '````text'
+    """
+    import re
+
+    longest = max((len(m) for m in re.findall(r"`+", str(text))), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
 
 
 def notation_html(text: str) -> str:
@@ -244,7 +259,7 @@ def _step(label: str, say: Callable[[str], None]) -> Iterator[None]:
 def _load(paths: list[Path]) -> list[tuple[Cell, Path]]:
     out = []
     for path in paths:
-        out.append((parse_cell(path.read_text(encoding="utf-8"), catalog.display(path)), path))
+        out.append((parse_cell(catalog.read(path), catalog.display(path)), path))
     return out
 
 

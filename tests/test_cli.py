@@ -199,3 +199,45 @@ def test_proj_size_zero_from_the_command_line_means_no_projection(
     assert main(["count", "lstmp-peephole", "-f", "tf1", "--input-size", "3", "--hidden-size",
                  "5", "--proj-size", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cell"] == "lstm-peephole"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_is_generated_from_the_parser(shell: str) -> None:
+    assert run("completion", shell).stdout.strip()
+    line = "derive count lstm --hid"
+    env = {**os.environ, "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": " ", "COMP_LINE": line,
+           "COMP_POINT": str(len(line)), "_ARGCOMPLETE_SHELL": shell}
+    proc = subprocess.run(f"{sys.executable} -m derive.cli 8>&1 9>/dev/null", shell=True,
+                          capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert "--hidden-size" in proc.stdout
+
+
+def test_a_poisoned_or_truncated_cache_entry_is_rebuilt(tmp_path: Path) -> None:
+    from derive import cache, catalog
+
+    env = {**os.environ, "DERIVE_CACHE_DIR": str(tmp_path)}
+    args = [sys.executable, "-m", "derive.cli", "count", "gru", *SEED, "--json"]
+    good = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    (entry,) = tmp_path.glob("*.json")
+    blob = entry.read_bytes()
+    head, _, payload = blob.partition(b"\n")
+    poisoned = payload.replace(b'"total"', b'"totaI"', 1).replace(b"3", b"4", 5)
+    other_key = json.dumps({**json.loads(head), "key": "0" * 64}).encode()
+    for bad in (blob[: len(blob) // 2], head + b"\n" + poisoned, other_key + b"\n" + payload,
+                b"", b"\xff\xfe garbage"):
+        entry.write_bytes(bad)
+        out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+        assert out == good
+        assert entry.read_bytes() == blob  # rebuilt, byte for byte
+    assert cache.compiled(catalog.resolve("gru"))["cell"] == "gru"
+
+
+def test_twenty_concurrent_counts_on_an_empty_cache(tmp_path: Path) -> None:
+    env = {**os.environ, "DERIVE_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "derive.cli", "count", "lstm", "-f", "pytorch", *SEED]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for _ in range(20)]
+    outs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs if e]
+    assert len({o for o, _ in outs}) == 1 and "1,576,960" in outs[0][0]
+    assert not list((tmp_path / "cache").glob("*.tmp"))  # no half-written entry is left

@@ -110,3 +110,54 @@ def test_golden_markdown(cell: str, docs: Path) -> None:
     assert out == path.read_text(encoding="utf-8"), (
         f"the rendered page of {cell} changed; if intended, run DERIVE_REGENERATE=1 "
         ".venv/bin/python -m pytest tests/test_site.py -k golden and review the diff")
+
+
+EVIL = '''cell evil
+title "<script>alert(1)</script> {{ 7*7 }} \\input{/etc/passwd} $x$ & 100%"
+family elman
+size d = input_size "<img src=x onerror=alert(2)> \\write18{rm -rf /}"
+size h = hidden_size "units {% raw %}"
+input x_t ∈ ℝ^d "<b>bold</b>"
+state h_t ∈ ℝ^h "```\\n<script>alert(3)</script>"
+equations
+  h_t = tanh(W x_t + U h_{t-1} + b)    "<iframe src=//evil>"
+
+description
+  A description with <script>alert(4)</script>, {{ config }}, ``` and \\input{x}.
+  ```
+  <script>alert(5)</script>
+
+bibtex
+  @misc{evil2026,
+    title = {Evil {\\"u}ber},
+    note = {</code><script>alert(6)</script>}
+  }
+'''
+
+
+def test_user_text_reaches_html_and_latex_escaped(tmp_path: Path) -> None:
+    """Planted markup in a user's cell: the site and the standalone LaTeX show it as text."""
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    (cells / "evil.cell").write_text(EVIL, encoding="utf-8")
+    out = tmp_path / "site"
+    build(out, cells_dir=cells, quiet=True)
+    page = (out / "cells" / "evil.html").read_text(encoding="utf-8")
+    for planted in ("<script>alert", "<img src=x", "<iframe", "<b>bold</b>"):
+        assert planted not in page, planted
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "{{ 7*7 }}" in page and "{{ config }}" in page  # shown, never evaluated
+    from derive.paper import latex
+
+    tex = latex(str(cells / "evil.cell"), standalone=True)
+    assert "\\input{/etc/passwd}" not in tex and "\\write18" not in tex
+    assert "\\textbackslash{}input\\{/etc/passwd\\}" in tex
+
+
+def test_bibtex_commands_that_could_run_something_are_refused(tmp_path: Path) -> None:
+    bad = EVIL.replace("note = {", "note = {\\input{/etc/passwd} ")
+    path = tmp_path / "bad.cell"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(derive.CellSyntaxError, match=r"the BibTeX uses \\input, which derive "
+                       r"does not pass to LaTeX"):
+        derive.load_cell(str(path))
