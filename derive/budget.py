@@ -8,6 +8,7 @@ and finally recounted by :func:`derive.counting.count` through the stored tensor
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from derive.counting import above, convention, count, load, positive_int, stack_poly
@@ -61,8 +62,49 @@ def _univariate(data: dict[str, Any], framework: str, keyword: str, options: dic
     return poly, by_keyword[keyword]
 
 
+def _exact(poly: Poly, sym: str, x: Fraction) -> Fraction:
+    total = Fraction(0)
+    for c, m in poly.terms:
+        term = Fraction(c)
+        for s, e in m:
+            term *= (x if s == sym else Fraction(1)) ** e
+        total += term
+    return total
+
+
 def _largest_fitting(poly: Poly, sym: str, budget: int) -> tuple[int, str]:
-    """The largest x ≥ 0 with poly(x) ≤ budget (poly increasing for x ≥ 1), and the root."""
+    """The largest x ≥ 0 with poly(x) ≤ budget (poly increasing for x ≥ 1), found with
+    exact integers (doubling, then bisection: no SymPy), and the root to 12 digits."""
+
+    def fits(v: int) -> bool:
+        return _exact(poly, sym, Fraction(v)) <= budget
+
+    if not fits(1):
+        return 0, "below 1"
+    hi = 2
+    while fits(hi):
+        hi *= 2
+    lo = hi // 2  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    a, b = Fraction(lo), Fraction(lo + 1)  # the root lies in [lo, lo + 1)
+    for _ in range(64):
+        mid = (a + b) / 2
+        a, b = (mid, b) if _exact(poly, sym, mid) <= budget else (a, mid)
+    return lo, f"≈ {_decimal(a, 12)}"
+
+
+def _decimal(x: Fraction, digits: int) -> str:
+    """x rounded to ``digits`` significant digits (x ≥ 0)."""
+    places = max(digits - len(str(int(x))), 0)
+    scaled = round(x * 10**places)
+    whole, frac = divmod(scaled, 10**places)
+    return f"{whole}.{frac:0{places}d}".rstrip("0").rstrip(".") if places else str(whole)
+
+
+def exact_root(poly: Poly, sym: str, budget: int) -> str:
+    """The real root of poly(x) = budget as SymPy writes it (imports SymPy)."""
     import sympy
 
     from derive.closedform import symbol, to_sympy
@@ -71,22 +113,15 @@ def _largest_fitting(poly: Poly, sym: str, budget: int) -> tuple[int, str]:
     expr = to_sympy(poly).subs(symbol(sym), x)
     roots = [r for r in sympy.solve(sympy.Eq(expr, budget), x) if r.is_real]
     root = max(roots, key=lambda r: sympy.N(r, 50)) if roots else sympy.Integer(0)
-    guess = max(int(sympy.floor(root)), 0)
-
-    def at(v: int) -> int:
-        return poly.evaluate({sym: v})
-
-    while at(guess + 1) <= budget:  # exact integer checks around SymPy's root
-        guess += 1
-    while guess > 0 and at(guess) > budget:
-        guess -= 1
-    return guess, f"{sympy.sstr(root)} ≈ {sympy.N(root, 12)}"
+    return f"= {sympy.sstr(root)} ≈ {sympy.N(root, 12)}"
 
 
 def solve(cell: str, framework: str = "equations", *, budget: Any,
           solve_for: str = "hidden_size", num_layers: int = 1, bidirectional: bool = False,
-          bias: bool = True, reset_after: bool | None = None, **sizes: Any) -> Solution:
-    """The largest ``solve_for`` whose parameter count fits ``budget``.
+          bias: bool = True, reset_after: bool | None = None, exact: bool = False,
+          **sizes: Any) -> Solution:
+    """The largest ``solve_for`` whose parameter count fits ``budget``; with ``exact``, the
+    root also as SymPy solves it (the only part of this that needs SymPy).
 
     >>> solve("lstm", "pytorch", budget=1_000_000, input_size=512).value
     305
@@ -97,6 +132,8 @@ def solve(cell: str, framework: str = "equations", *, budget: Any,
                              if v is not None}, "reset_after": reset_after})
     poly, sym = _univariate(data, framework, solve_for, options, sizes)
     value, root = _largest_fitting(poly, sym, n)
+    if exact:
+        root = exact_root(poly, sym, n)
     if value < 1:
         need = poly.evaluate({sym: 1})
         raise ConfigError(f"a budget of {n:,} parameters is too small for {data['cell']} "

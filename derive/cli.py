@@ -71,6 +71,8 @@ def _solve_options(c: argparse.ArgumentParser) -> None:
                    "1000000, 1_000_000, 1e6, 1M, 2.5B (an exact integer)")
     c.add_argument("--for", dest="solve_for", default="hidden_size", metavar="KEYWORD",
                    help="the size to solve for (default hidden_size)")
+    c.add_argument("--exact-root", action="store_true", help="also the root in closed form, "
+                   "as SymPy solves it (slower: imports SymPy)")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -440,7 +442,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from derive.budget import solve
 
     opts = _options(args)
-    r = solve(args.cell, args.framework, budget=args.budget, solve_for=args.solve_for, **opts)
+    r = solve(args.cell, args.framework, budget=args.budget, solve_for=args.solve_for,
+              exact=args.exact_root, **opts)
     if args.json:
         print(json.dumps(r.to_json(), ensure_ascii=False))
         return 0
@@ -450,7 +453,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         f"{r.cell}, convention {r.framework}, budget {_group(r.budget)} parameters",
         _config_line(fixed), "",
         f"count as a function of {sym}: {r.polynomial}",
-        f"count = budget at {sym} = {r.root}",
+        f"count = budget at {sym} {r.root}",
         f"largest {sym} that fits: {r.value} ({_group(r.total)} parameters, slack "
         f"{_group(r.slack)})",
         f"{sym} = {r.value + 1} would need {_group(r.next_total)}"]))

@@ -126,3 +126,13 @@ def test_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("derive: error: ") and message in err and "Traceback" not in err
+
+
+def test_the_exact_root_is_sympys_when_asked() -> None:
+    from derive.budget import solve
+
+    plain = solve("lstm", "pytorch", budget=1_000_000, input_size=512)
+    exact = solve("lstm", "pytorch", budget=1_000_000, input_size=512, exact=True)
+    assert plain.value == exact.value == 305
+    assert plain.root == "≈ 305.182354757"
+    assert exact.root == "= -257 + sqrt(316049) ≈ 305.182354757"

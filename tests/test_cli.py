@@ -154,13 +154,17 @@ def test_every_subcommand_explains_itself() -> None:
 
 
 def test_count_path_imports_neither_sympy_nor_the_parser() -> None:
-    """Warm cache: `derive count`, `flops` and `memory` must not pay for SymPy or Lark."""
+    """Warm cache: count, flops, memory (training too), solve and match must not pay for
+    SymPy or Lark."""
     code = ("import sys; from derive.cli import main; "
             "main(['count', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3']); "
             "main(['flops', 'lstm', '-f', 'pytorch', '--input-size', '4', '--hidden-size', '3', "
             "'-c', 'all']); "
-            "main(['memory', 'gru', '--input-size', '4', '--hidden-size', '3']); "
-            "print(sorted(m for m in ('sympy', 'lark', 'numpy') if m in sys.modules))")
+            "main(['memory', 'gru', '--input-size', '4', '--hidden-size', '3', '--optimizer', "
+            "'adam']); "
+            "main(['solve', 'lstm', '-f', 'pytorch', '--budget', '1M', '--input-size', '512']); "
+            "main(['match', 'lstm', '--to', 'gru,rnn', '--input-size', '8', '--hidden-size', '9']);"
+            " print(sorted(m for m in ('sympy', 'lark', 'numpy') if m in sys.modules))")
     run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     # The first call may derive (and cache); a fresh process must then stay light.
