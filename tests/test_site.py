@@ -161,3 +161,19 @@ def test_bibtex_commands_that_could_run_something_are_refused(tmp_path: Path) ->
     with pytest.raises(derive.CellSyntaxError, match=r"the BibTeX uses \\input, which derive "
                        r"does not pass to LaTeX"):
         derive.load_cell(str(path))
+
+
+def test_out_never_replaces_a_folder_derive_did_not_build(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(derive.DeriveError, match="is not empty and was not built by derive"):
+        build(precious, quiet=True)
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    with pytest.raises(derive.DeriveError, match="is a file"):
+        build(tmp_path / "a-file", quiet=True)
+
+
+def test_out_replaces_its_own_build(built: Path) -> None:
+    assert (built / ".derive-site").is_file()  # so a rebuild may replace it
