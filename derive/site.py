@@ -80,6 +80,34 @@ def _example_counts(name: str, framework: str, stackable: bool) -> list[dict[str
     return rows
 
 
+def _anchor(kind: str, name: str) -> str:
+    """An HTML id for a parameter or convention: ``derivation-W_hi``; names with Greek
+    letters or accents stay readable (ids may hold any character but spaces)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", f"{kind}-{name}")
+    return "".join(ch if ch.isalnum() or ch in "-_" else f"-{ord(ch):x}" for ch in text)
+
+
+def _stored_at_example(path: str, framework: str) -> dict[str, Any] | None:
+    """The stored tensors of one layer and direction at the page's example sizes."""
+    data = cache.compiled(Path(path))
+    sizes = example_sizes(data)
+    keyword = {s["symbol"]: s["keyword"] for s in data["sizes"]}
+    for req in data["conventions"][framework]["requires"]:  # d == h under this convention
+        left, right = Poly.from_data(req["left"]), Poly.from_data(req["right"])
+        if req["op"] == "==" and len(left.symbols) == 1 and len(right.symbols) == 1 \
+                and len(left.terms) == len(right.terms) == 1:
+            sizes[keyword[next(iter(left.symbols))]] = sizes[keyword[next(iter(right.symbols))]]
+    try:
+        r = count(path, framework, **sizes)
+    except DeriveError:
+        return None  # sizes this convention does not allow (e.g. input = hidden required)
+    return {"sizes": ", ".join(f"{k}={v}" for k, v in sizes.items()), "total": f"{r.total:,}",
+            "tensors": [{"name": t.name, "shape": t.shape_text, "count": f"{t.count:,}"}
+                        for t in r.tensors]}
+
+
 def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     """Everything a cell page shows, derived; the template only lays it out."""
     data = cache.compiled(path)
@@ -95,6 +123,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     for p in base.parameters:
         parameters.append({
             "name": p.name, "role": p.role, "multiplies": p.multiplies,
+            "anchor": _anchor("derivation", p.name),
             "shape": _math(shape_latex(p.shape)), "count": _math(poly_latex(p.count)),
             "dims": [{"axis": t.axis, "value": str(t.value),
                       "steps": [{"left": s.left, "right": s.right, "reason": s.reason}
@@ -125,6 +154,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
                  "no_bias": to_latex(no_bias, f["names"])}
         conventions.append({
             "name": name, "title": conv["title"], "note": conv["note"],
+            "anchor": _anchor("convention", name),
             "equations": [] if spec is None or spec.equations is None else [
                 {"number": e.number, **_math(equation_latex(e, deriv), display=True)}
                 for e in deriv.equations],
@@ -139,6 +169,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
             else _math(_poly_latex(diff, order)),
             "diff_sign": "more" if diff.is_zero or diff.terms[0][0] > 0 else "fewer",
             "examples": _example_counts(str(path), name, conv["stackable"]),
+            "stored": _stored_at_example(str(path), name),
         })
     layers = {c["name"]: Poly.from_data(data["conventions"][c["name"]]["per_layer"]["bias"])
               for c in conventions if c["stackable"]}
@@ -208,6 +239,9 @@ def environment() -> Any:
     env.filters["h"] = lambda s: html.escape(str(s), quote=True)
     env.filters["notation"] = notation_html
     env.filters["fenced"] = fenced
+    # a long tensor name may wrap after '/' or '.', never inside a word
+    env.filters["breakable"] = lambda s: html.escape(str(s)).replace("/", "/<wbr>").replace(
+        ".", ".<wbr>")
     return env
 
 

@@ -92,6 +92,7 @@
     });
     var dtype = el("select", { name: "dtype" });
     Object.keys(DERIVE_DTYPES).forEach(function (k) { dtype.appendChild(el("option", { value: k }, k)); });
+    dtype.value = "fp32";
     var dl = el("label", { "class": "calc-field" });
     dl.appendChild(el("span", {}, "dtype"));
     dl.appendChild(dtype);
@@ -174,12 +175,48 @@
         out.appendChild(el("p", { "class": "calc-error", role: "alert" }, e.message));
       }
     }
-    form.addEventListener("input", update);
-    form.addEventListener("change", update);
+    // the configuration lives in the page's address: #fw=pytorch&d=512&h=256&L=2&bi=1
+    function state() {
+      var q = new URLSearchParams();
+      q.set("fw", fw.value);
+      sizes.forEach(function (z) { q.set(z.s.symbol, z.input.value); });
+      q.set("L", layers.value); q.set("B", batch.value); q.set("T", steps.value);
+      q.set("bi", bidir.checked ? "1" : "0"); q.set("bias", bias.checked ? "1" : "0");
+      q.set("dtype", dtype.value);
+      return q.toString();
+    }
+    function restore() {
+      var h = location.hash.slice(1);
+      if (h.indexOf("=") < 0) return;  // an anchor (#derivation-W_hi), not a configuration
+      var q = new URLSearchParams(h);
+      if (q.has("fw") && cell.conventions[q.get("fw")]) fw.value = q.get("fw");
+      sizes.forEach(function (z) { if (q.has(z.s.symbol)) z.input.value = q.get(z.s.symbol); });
+      [["L", layers], ["B", batch], ["T", steps]].forEach(function (p) {
+        if (q.has(p[0])) p[1].value = q.get(p[0]);
+      });
+      if (q.has("bi")) bidir.checked = q.get("bi") === "1";
+      if (q.has("bias")) bias.checked = q.get("bias") !== "0";
+      if (q.has("dtype") && DERIVE_DTYPES[q.get("dtype")] !== undefined) dtype.value = q.get("dtype");
+    }
+    function changed() {
+      update();
+      if (window.history && history.replaceState) history.replaceState(null, "", "#" + state());
+    }
+    restore();
+    form.addEventListener("input", changed);
+    form.addEventListener("change", changed);
     update();
   }
 
+  function openTarget() {  // a link to one parameter's derivation opens it
+    var id = decodeURIComponent(location.hash.slice(1));
+    var target = id && document.getElementById(id);
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+  window.addEventListener("hashchange", openTarget);
+
   function init() {
+    openTarget();
     Array.prototype.forEach.call(document.querySelectorAll(".derive-calc"), function (root) {
       if (!root.getAttribute("data-ready")) { root.setAttribute("data-ready", "1"); build(root); }
     });
