@@ -25,7 +25,7 @@ Two steps, both pure:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from derive.infer import Derivation, walk
@@ -71,7 +71,8 @@ class DiagramNode:
     leaves for the next step). ``label`` is what the node says (``i_t``, ``⊙``); a variable
     with an activation has it in ``header``; ``detail`` is text written under the label
     (``+ b_i``: a bias added in the node; ``γ, β``: a norm's parameters), and ``params``
-    the parameters it names."""
+    the parameters it names; ``title`` is a tooltip (what it is, its shape). A variable is a
+    ``layer`` when its box adds weighted arrows or a bias (``σ(W x + U h + b)``)."""
 
     id: str
     kind: str
@@ -80,6 +81,7 @@ class DiagramNode:
     detail: str = ""
     params: tuple[str, ...] = ()
     title: str = ""
+    layer: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,12 @@ class _Builder:
         self.inputs = {d.name: d for d in cell.inputs}
         self.decls = {d.name: d for d in cell.decls}
         self.variables = {v.name: v for v in derivation.variables}
-        self.count = 0
+        self.index: dict[str, int] = {}  # node id -> its place in self.nodes
 
     # -- nodes and edges
     def add(self, kind: str, label: str, **kw: object) -> str:
-        node_id = f"n{self.count}"
-        self.count += 1
+        node_id = f"n{len(self.nodes)}"
+        self.index[node_id] = len(self.nodes)
         self.nodes.append(DiagramNode(node_id, kind, label, **kw))  # type: ignore[arg-type]
         return node_id
 
@@ -232,6 +234,15 @@ class _Builder:
         if isinstance(node, Call):
             label = FUNCTION_LABELS.get(node.func, node.func)
             op = self.add("function", label, title=node.text)
+            if _unary(node) and isinstance(node.operands[0], Sum):
+                terms = self.terms(node.operands[0])
+                if _affine(terms):  # tanh(W x + U h + b) inside an expression: a layer
+                    self.sum_into(terms, op)
+                    self.set(op, layer=True)
+                    return _Ref(op)
+                op_sum = self.add("operator", "+", title=node.operands[0].text)
+                self.edge(_Ref(self.sum_into(terms, op_sum)), op)
+                return _Ref(op)
             for arg in node.operands:
                 self.edge(self.value(arg), op)
             return _Ref(op)
@@ -311,24 +322,27 @@ class _Builder:
             else:
                 self.edge(value, target, "" if sign > 0 else "−")
         if absorbed:
-            i = next(k for k, n in enumerate(self.nodes) if n.id == target)
-            old = self.nodes[i]
+            old = self.nodes[self.index[target]]
             title = "; ".join(x for x in (old.title, *(self.param_title(p) for p in params))
                               if x)
-            self.nodes[i] = DiagramNode(old.id, old.kind, old.label, old.header,
-                                        " ".join(absorbed), (*old.params, *params), title)
+            self.set(target, detail=" ".join(absorbed), params=(*old.params, *params),
+                     title=title)
         return target
+
+    def set(self, node_id: str, **changes: object) -> None:
+        i = self.index[node_id]
+        self.nodes[i] = replace(self.nodes[i], **changes)  # type: ignore[arg-type]
 
     # -- equations
     def equation(self, eq: Equation) -> None:
         rhs, header = eq.rhs, ""
-        if isinstance(rhs, Call) and len(rhs.operands) == 1 and rhs.func not in MULTI_ARG \
-                and any(isinstance(n, Var) for n, _ in walk(rhs)):
+        if isinstance(rhs, Call) and _unary(rhs) and any(isinstance(n, Var)
+                                                         for n, _ in walk(rhs)):
             header = FUNCTION_LABELS.get(rhs.func, rhs.func)
             rhs = rhs.operands[0]
         if eq.stacked:  # [f_t; i_t; o_t; g_t] = ...: the parts of one value
             whole = self.value(rhs)
-            if header:  # pragma: no cover - the grammar's stacked sides are sums
+            if header:
                 op = self.add("function", header)
                 self.edge(whole, op)
                 whole = _Ref(op)
@@ -342,7 +356,7 @@ class _Builder:
             self.edge(self.value(rhs), node)
             return
         terms = self.terms(rhs)
-        if header or any(isinstance(v, _Loose) or v.params for v, _ in terms):
+        if header or _affine(terms):
             self.sum_into(terms, node)  # σ(W x + U h + b), W x + b: the box is the layer
         else:  # f ⊙ c + i ⊙ g: a sum of products
             self.edge(_Ref(self.sum_into(terms, self.add("operator", "+", title=rhs.text))),
@@ -356,28 +370,33 @@ class _Builder:
                             if target.name in self.decls else "")
         shape = f" ({_shape(v.shape)})" if v is not None else ""
         title = f"{shown}: {what}{shape}" if what else f"{shown}{shape}"
-        node = self.add(kind, shown, header=header, title=title)
-        return node
+        self.defined[target.name] = self.add(kind, shown, header=header, title=title)
+        return self.defined[target.name]
 
     def build(self) -> Diagram:
         for eq in self.d.equations:
-            start = len(self.nodes)
             self.equation(eq)
-            for target in eq.targets:
-                self.defined[target.name] = next(
-                    n.id for n in self.nodes[start:]
-                    if n.kind in ("state", "variable") and n.label == target.display)
-        exits = []
+        weighted = {e.target for e in self.edges if e.params}
+        for n in list(self.nodes):
+            if n.kind in ("state", "variable") and (n.header or n.detail or n.id in weighted):
+                self.set(n.id, layer=True)
         for eq in self.d.equations:
             for target in eq.targets:
                 v = self.variables.get(target.display)
                 if (v is not None and v.kind == "state") or target.name == self.cell.output:
-                    exits.append(target)
-        for target in exits:
-            node = self.add("exit", "", title=f"{target.display} at the next step")
-            self.edges.append(DiagramEdge(self.defined[target.name], node, kind="exit"))
+                    node = self.add("exit", "", title=f"{target.display}, to the next step")
+                    self.edges.append(DiagramEdge(self.defined[target.name], node,
+                                                  kind="exit"))
         return Diagram(self.cell.name, self.cell.title, tuple(self.nodes), tuple(self.edges))
 
+
+def _unary(node: Call) -> bool:
+    return len(node.operands) == 1 and node.func not in MULTI_ARG
+
+
+def _affine(terms: list[tuple[_Value, int]]) -> bool:
+    """A sum with a weighted arrow or a bias: what a layer computes before its activation."""
+    return any(isinstance(v, _Loose) or v.params for v, _ in terms)
 
 
 def _constant_text(node: Node) -> str:
@@ -406,19 +425,20 @@ FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
 SIZE_NAME = 17.0  # a variable's or an input's name
 SIZE_HEADER = 17.0  # the activation of a variable's box
 SIZE_DETAIL = 13.0  # a bias written in a node, a norm's parameters
-SIZE_OP = 18.0  # an operator's symbol
+SIZE_OP = 20.0  # an operator's symbol
 SIZE_EDGE = 14.0  # a weight on an arrow
+SIZE_LEGEND = 12.5
 SUB = 0.72  # a subscript's size, relative to its text
 ARROW = 8.0  # an arrowhead's length
 
 _NARROW = set("iljtfr1!|.,:;'’ ()[]ıI")
-_WIDE = set("mwMW⊙∗×÷√")
+_WIDE = set("mwMW⊙∗×÷√−+")
 _SPAN = re.compile(r"_(\{[^{}]*\}|[^\s_{}ᵀ/]+)")
 
 
 def _spans(text: str) -> list[tuple[str, bool]]:
     """``W_ii`` → [("W", False), ("ii", True)]; ``h_{t-1}`` → [("h", False), ("t−1", True)];
-    ``w_iᵀ /√d`` keeps ᵀ and what follows at the baseline."""
+    ``w_iᵀ /√d`` keeps ᵀ and what follows on the baseline."""
     out: list[tuple[str, bool]] = []
     pos = 0
     for m in _SPAN.finditer(text):
@@ -429,6 +449,11 @@ def _spans(text: str) -> list[tuple[str, bool]]:
     if pos < len(text):
         out.append((text[pos:], False))
     return [(s, sub) for s, sub in out if s]
+
+
+def plain(text: str) -> str:
+    """The characters a label shows, as SVG text reads them: ``h_{t-1}`` → ``ht−1``."""
+    return "".join(part for part, _ in _spans(text))
 
 
 def _char_width(ch: str) -> float:
@@ -448,13 +473,22 @@ def text_width(text: str, size: float) -> float:
     from fixed character classes: no font is measured, so layouts are the same everywhere."""
     total = 0.0
     for part, sub in _spans(text):
-        scale = size * (SUB if sub else 1.0)
-        total += sum(_char_width(ch) for ch in part) * scale
+        total += sum(_char_width(ch) for ch in part) * size * (SUB if sub else 1.0)
     return total
 
 
-def _node_size(node: DiagramNode) -> tuple[float, float]:
-    """Width and height in points (SVG units) of a node as drawn."""
+def _lines(node: DiagramNode) -> list[tuple[str, float, str]]:
+    """The lines of a variable's box: its activation, its name, its bias."""
+    lines = [(node.label, SIZE_NAME, "name")]
+    if node.header:
+        lines.insert(0, (node.header, SIZE_HEADER, "header"))
+    if node.detail:
+        lines.append((node.detail, SIZE_DETAIL, "detail"))
+    return lines
+
+
+def node_size(node: DiagramNode) -> tuple[float, float]:
+    """Width and height of a node as drawn, in SVG units (points, for Graphviz)."""
     if node.kind == "exit":
         return 2.0, 2.0
     if node.kind in ("constant", "parameter"):
@@ -465,34 +499,38 @@ def _node_size(node: DiagramNode) -> tuple[float, float]:
         if node.detail:
             w = max(w, text_width(node.detail, SIZE_DETAIL))
             h += SIZE_DETAIL + 2
-        return max(h, w + (14 if node.kind == "function" else 18)), h
-    lines = [(node.label, SIZE_NAME)]
-    if node.header:
-        lines.insert(0, (node.header, SIZE_HEADER))
-    if node.detail:
-        lines.append((node.detail, SIZE_DETAIL))
-    w = max(text_width(t, s) for t, s in lines) + 20
-    h = sum(s * 1.25 for _, s in lines) + 12
+        pad = 14 if node.kind == "function" else (8 if len(node.label) == 1 else 22)
+        return max(h, w + pad), h
+    lines = _lines(node)
+    w = max(text_width(t, s) for t, s, _ in lines) + 20
+    h = sum(s * 1.25 for _, s, _ in lines) + 12
     return max(w, 46.0), max(h, 34.0)
 
 
-def _edge_label_size(edge: DiagramEdge) -> tuple[float, float]:
-    return text_width(edge.text, SIZE_EDGE) + 6, SIZE_EDGE + 6
+def _edge_font(edge: DiagramEdge) -> float:
+    return SIZE_OP if edge.text == "−" else SIZE_EDGE
+
+
+def edge_label_size(edge: DiagramEdge) -> tuple[float, float]:
+    size = _edge_font(edge)
+    return text_width(edge.text, size) + 6, size + 6
 
 
 # ---------------------------------------------------------------- layout (Graphviz dot)
 
+Point = tuple[float, float]
+
 
 @dataclass(frozen=True)
 class Placed:
-    """A node's centre and size, an edge's Bézier points and label centre, in SVG units
-    (y down), after layout."""
+    """A layout in SVG units (y down): each node's centre and size, and each edge's Bézier
+    pieces (one, or two around its label), arrow tip and label centre."""
 
     width: float
     height: float
     nodes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
-    edges: list[tuple[tuple[tuple[tuple[float, float], ...], ...], tuple[float, float] | None,
-                      tuple[float, float] | None]] = field(default_factory=list)
+    edges: list[tuple[tuple[tuple[Point, ...], ...], Point | None, Point | None]] = field(
+        default_factory=list)
 
 
 def _inches(points: float) -> str:
@@ -501,33 +539,39 @@ def _inches(points: float) -> str:
 
 @cache
 def _pygraphviz():  # type: ignore[no-untyped-def]
-    import pygraphviz
+    import pygraphviz  # the site's extra; the wheels bundle Graphviz (dot)
 
     return pygraphviz
 
 
 def layout(diagram: Diagram, rankdir: str = "TB") -> Placed:
-    """Positions for every node and edge of ``diagram``, from Graphviz ``dot``."""
+    """Positions for every node and edge of ``diagram``, from Graphviz ``dot``.
+
+    Inputs and values from t−1 share the first rank, the exits of the states the last. An
+    arrow's weight is a node of its own on the arrow, pulled next to the arrow's target and
+    kept there with the target's other weights (a cluster), so that arrows cross before
+    their weights, never between a weight and its box. Every size is given: nothing is
+    measured with the machine's fonts."""
     pgv = _pygraphviz()
     g = pgv.AGraph(directed=True, strict=False)
-    g.graph_attr.update(rankdir=rankdir, nodesep="0.18", ranksep="0.22", splines="spline",
-                        margin="0", pad="0", ordering="", newrank="true")
+    g.graph_attr.update(rankdir=rankdir, nodesep="0.14", ranksep="0.28", splines="spline",
+                        margin="0", pad="0", newrank="true")
     g.node_attr.update(label="", fixedsize="true", shape="box", margin="0")
     g.edge_attr.update(arrowsize=f"{ARROW / 10:.2f}", arrowhead="normal")
     for node in diagram.nodes:
-        w, h = _node_size(node)
-        shape = {"exit": "point", "operator": "box", "function": "box"}.get(node.kind, "box")
-        g.add_node(node.id, width=_inches(w), height=_inches(h), shape=shape)
+        w, h = node_size(node)
+        g.add_node(node.id, width=_inches(w), height=_inches(h),
+                   shape="point" if node.kind == "exit" else "box")
     sources = [n.id for n in diagram.nodes if n.kind in ("input", "previous")]
     exits = [n.id for n in diagram.nodes if n.kind == "exit"]
     if sources:
         g.add_subgraph(sources, name="sources", rank="min")
     if exits:
         g.add_subgraph(exits, name="exits", rank="max")
-    weights: dict[str, list[str]] = {}  # target -> the weights on the arrows into it
+    weights: dict[str, list[str]] = {}
     for k, edge in enumerate(diagram.edges):
-        if edge.text:  # the weight is a node on the arrow, kept next to the target
-            w, h = _edge_label_size(edge)
+        if edge.text:
+            w, h = edge_label_size(edge)
             g.add_node(f"w{k}", width=_inches(w), height=_inches(h))
             g.add_edge(edge.source, f"w{k}", key="in", arrowhead="none")
             g.add_edge(f"w{k}", edge.target, key="out", weight="8")
@@ -535,18 +579,18 @@ def layout(diagram: Diagram, rankdir: str = "TB") -> Placed:
         else:
             g.add_edge(edge.source, edge.target, key=str(k),
                        weight="2" if edge.kind == "exit" else "1")
-    for target, ws in weights.items():  # a cluster keeps them together: arrows cross before
+    for target, ws in weights.items():
         g.add_subgraph([target, *ws], name=f"cluster_{target}", margin="1")
     g.layout(prog="dot")
     x0, y0, x1, y1 = (float(v) for v in g.graph_attr["bb"].split(","))
     height = y1 - y0
 
-    def pt(text: str) -> tuple[float, float]:
-        x, y = (float(v) for v in text.split(","))
+    def pt(text: str) -> Point:
+        x, y = (float(v) for v in text.split(",")[:2])
         return round(x - x0, 1), round(height - (y - y0), 1)
 
-    def spline(ge: object) -> tuple[tuple[tuple[float, float], ...], tuple[float, float] | None]:
-        points: list[tuple[float, float]] = []
+    def spline(ge: object) -> tuple[tuple[Point, ...], Point | None]:
+        points: list[Point] = []
         tip = None
         for part in ge.attr["pos"].split(" "):  # type: ignore[attr-defined]
             if part.startswith("e,"):
@@ -558,14 +602,13 @@ def layout(diagram: Diagram, rankdir: str = "TB") -> Placed:
     placed = Placed(round(x1 - x0, 1), round(height, 1))
     for node in diagram.nodes:
         x, y = pt(g.get_node(node.id).attr["pos"])
-        w, h = _node_size(node)
+        w, h = node_size(node)
         placed.nodes[node.id] = (x, y, round(w, 1), round(h, 1))
     for k, edge in enumerate(diagram.edges):
         if edge.text:
             first, _ = spline(g.get_edge(edge.source, f"w{k}", key="in"))
             second, tip = spline(g.get_edge(f"w{k}", edge.target, key="out"))
-            label = pt(g.get_node(f"w{k}").attr["pos"])
-            placed.edges.append(((first, second), tip, label))
+            placed.edges.append(((first, second), tip, pt(g.get_node(f"w{k}").attr["pos"])))
         else:
             points, tip = spline(g.get_edge(edge.source, edge.target, key=str(k)))
             placed.edges.append(((points,), tip, None))
@@ -574,18 +617,18 @@ def layout(diagram: Diagram, rankdir: str = "TB") -> Placed:
 
 # ---------------------------------------------------------------- SVG
 
-STYLE = {  # kind -> (fill, stroke)
-    "input": ("#e3f4e1", "#2e7d32"),
-    "previous": ("#e1edfb", "#1f5fa8"),
-    "state": ("#e1edfb", "#1f5fa8"),
-    "variable": ("#fff4cf", "#b88a00"),
-    "gate": ("#fff4cf", "#b88a00"),
-    "operator": ("#fde7ef", "#b0285c"),
-    "function": ("#fde7ef", "#b0285c"),
-}
 INK = "#222222"
-EDGE = "#555555"
-WEIGHT = "#5b2a86"
+LINE = "#555555"
+WEIGHT = "#5b2a86"  # parameters, wherever they are written
+STYLE = {  # (fill, stroke, stroke width)
+    "input": ("#e3f4e1", "#2e7d32", 1.5),
+    "previous": ("#e1edfb", "#1f5fa8", 1.5),
+    "layer": ("#fff4cf", "#b88a00", 1.5),
+    "value": ("#ffffff", "#8a8a8a", 1.5),
+    "operator": ("#fde7ef", "#b0285c", 1.5),
+}
+STATE = ("#1f5fa8", 2.6)  # the border of a state at t
+HEADER = "#8a5a00"
 MARGIN = 10.0
 
 
@@ -596,141 +639,177 @@ def _esc(text: str) -> str:
 
 def _f(v: float) -> str:
     s = f"{v:.1f}"
-    return s[:-2] if s.endswith(".0") else s
+    s = s[:-2] if s.endswith(".0") else s
+    return "0" if s == "-0" else s
 
 
-def _text(x: float, y: float, text: str, size: float, fill: str = INK,
-          weight: str = "", style: str = "") -> str:
-    """One line of text centred on (x, y), names with subscripts (``W_ii``)."""
-    base = y + 0.35 * size
-    attrs = f'x="{_f(x)}" y="{_f(base)}" font-size="{_f(size)}"'
-    if fill != INK:
-        attrs += f' fill="{fill}"'
-    if weight:
-        attrs += f' font-weight="{weight}"'
-    if style:
-        attrs += f' font-style="{style}"'
+def _text(x: float, y: float, text: str, size: float, fill: str = INK, weight: str = "",
+          style: str = "", anchor: str = "") -> str:
+    """One line of text centred on (x, y); a name's subscript is a smaller, lower tspan."""
+    attrs = f'x="{_f(x)}" y="{_f(y + 0.35 * size)}" font-size="{_f(size)}"'
+    for name, value in (("fill", fill if fill != INK else ""), ("font-weight", weight),
+                        ("font-style", style), ("text-anchor", anchor)):
+        if value:
+            attrs += f' {name}="{value}"'
     body = []
     shift = 0.0
     for part, sub in _spans(text):
         want = 0.28 * size if sub else 0.0
-        dy = want - shift
+        a = f' dy="{_f(want - shift)}"' if want != shift else ""
         shift = want
-        a = ""
-        if dy:
-            a += f' dy="{_f(dy)}"'
         if sub:
             a += f' font-size="{_f(size * SUB)}"'
         body.append(f"<tspan{a}>{_esc(part)}</tspan>" if a else _esc(part))
     return f'<text {attrs}>{"".join(body)}</text>'
 
 
-def _bezier(points: tuple[tuple[float, float], ...]) -> str:
-    if not points:
-        return ""
+def _bezier(points: tuple[Point, ...]) -> str:
     out = [f"M{_f(points[0][0])},{_f(points[0][1])}"]
     rest = points[1:]
     for i in range(0, len(rest) - 2, 3):
-        (a, b), (c, d), (e, f) = rest[i:i + 3]
-        out.append(f"C{_f(a)},{_f(b)} {_f(c)},{_f(d)} {_f(e)},{_f(f)}")
+        out.append("C" + " ".join(f"{_f(x)},{_f(y)}" for x, y in rest[i:i + 3]))
     return " ".join(out)
 
 
-def _arrowhead(base: tuple[float, float], tip: tuple[float, float], color: str) -> str:
-    bx, by = base
-    tx, ty = tip
-    dx, dy = tx - bx, ty - by
-    n = (dx * dx + dy * dy) ** 0.5 or 1.0
-    ux, uy = dx / n, dy / n
+def _arrowhead(base: Point, tip: Point) -> str:
+    (bx, by), (tx, ty) = base, tip
+    n = ((tx - bx) ** 2 + (ty - by) ** 2) ** 0.5 or 1.0
+    ux, uy = (tx - bx) / n, (ty - by) / n
     sx, sy = tx - ux * ARROW, ty - uy * ARROW
     half = ARROW * 0.42
-    p1 = (sx - uy * half, sy + ux * half)
-    p2 = (sx + uy * half, sy - ux * half)
-    pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in (tip, p1, p2))
-    return f'<polygon points="{pts}" fill="{color}"/>'
+    pts = ((tx, ty), (sx - uy * half, sy + ux * half), (sx + uy * half, sy - ux * half))
+    return '<polygon points="' + " ".join(f"{_f(x)},{_f(y)}" for x, y in pts) + '"/>'
 
 
-def _node_svg(node: DiagramNode, x: float, y: float, w: float, h: float) -> list[str]:
+def _style(node: DiagramNode) -> tuple[str, str, float]:
+    if node.kind in ("state", "variable"):
+        fill, stroke, width = STYLE["layer" if node.layer else "value"]
+        if node.kind == "state":
+            stroke, width = STATE
+        return fill, stroke, width
+    if node.kind == "function" and node.layer:
+        return STYLE["layer"]
+    return STYLE["operator" if node.kind == "function" else node.kind]
+
+
+def _node_svg(node: DiagramNode, x: float, y: float, w: float, h: float) -> str:
     out = [f"<g><title>{_esc(node.title or node.label)}</title>"]
     left, top = x - w / 2, y - h / 2
     box = f'x="{_f(left)}" y="{_f(top)}" width="{_f(w)}" height="{_f(h)}"'
     if node.kind in ("constant", "parameter"):
-        color = WEIGHT if node.kind == "parameter" else INK
-        out.append(_text(x, y, node.label, SIZE_EDGE, color, style="italic"
-                         if node.kind == "parameter" else ""))
-    elif node.kind in ("operator", "function"):
-        fill, stroke = STYLE[node.kind]
-        radius = h / 2 if node.kind == "operator" else 7
+        out.append(_text(x, y, node.label, SIZE_EDGE, WEIGHT if node.params else INK,
+                         style="italic" if node.params else ""))
+        return "".join(out) + "</g>"
+    fill, stroke, width = _style(node)
+    if node.kind in ("operator", "function"):
+        radius = h / 2 if node.kind == "operator" else 7.0
+        ink = HEADER if node.layer else stroke
         out.append(f'<rect {box} rx="{_f(radius)}" fill="{fill}" stroke="{stroke}" '
-                   f'stroke-width="1.5"/>')
+                   f'stroke-width="{_f(width)}"/>')
         if node.detail:
-            out.append(_text(x, top + 6 + SIZE_OP / 2, node.label, SIZE_OP, stroke, "bold"))
-            out.append(_text(x, top + h - 6 - SIZE_DETAIL / 2, node.detail, SIZE_DETAIL,
+            out.append(_text(x, top + 6 + SIZE_OP / 2, node.label, SIZE_OP, ink, "bold"))
+            out.append(_text(x, top + h - 5 - SIZE_DETAIL / 2, node.detail, SIZE_DETAIL,
                              WEIGHT))
         else:
-            out.append(_text(x, y, node.label, SIZE_OP, stroke, "bold"))
-    else:
-        kind = node.kind
-        fill, stroke = STYLE[kind]
-        width = "2.5" if kind == "state" else "1.5"
-        out.append(f'<rect {box} rx="8" fill="{fill}" stroke="{stroke}" '
-                   f'stroke-width="{width}"/>')
-        lines: list[tuple[str, float, str, str]] = []
-        if node.header:
-            lines.append((node.header, SIZE_HEADER, "#8a5a00", "bold"))
-        lines.append((node.label, SIZE_NAME, INK, ""))
-        if node.detail:
-            lines.append((node.detail, SIZE_DETAIL, WEIGHT, ""))
-        total = sum(s * 1.25 for _, s, _, _ in lines)
-        cy = y - total / 2
-        for text, size, color, weight in lines:
-            cy += size * 1.25 / 2
-            out.append(_text(x, cy, text, size, color, weight))
-            cy += size * 1.25 / 2
-    out.append("</g>")
-    return out
+            out.append(_text(x, y, node.label, SIZE_OP, ink, "bold"))
+        return "".join(out) + "</g>"
+    out.append(f'<rect {box} rx="8" fill="{fill}" stroke="{stroke}" '
+               f'stroke-width="{_f(width)}"/>')
+    lines = _lines(node)
+    cy = y - sum(s * 1.25 for _, s, _ in lines) / 2
+    for text, size, role in lines:
+        cy += size * 1.25 / 2
+        color, weight = {"header": (HEADER, "bold"), "detail": (WEIGHT, "")}.get(role, (INK, ""))
+        out.append(_text(x, cy, text, size, color, weight))
+        cy += size * 1.25 / 2
+    return "".join(out) + "</g>"
 
 
-def diagram_svg(cell: Cell, derivation: Derivation, rankdir: str = "TB") -> str:
-    """The diagram of a cell as a standalone SVG document (deterministic bytes)."""
+def _legend(diagram: Diagram, width: float) -> tuple[list[str], float]:
+    """A key to the colours, below the drawing, its items flowed into rows of ``width``."""
+    kinds = {n.kind for n in diagram.nodes}
+    layers = {n.layer for n in diagram.nodes if n.kind in ("state", "variable")}
+    items: list[tuple[str, str]] = [("input", "input")]
+    if "previous" in kinds:
+        items.append(("previous", "from step t−1"))
+    if True in layers:
+        items.append(("layer", "layer: sums its arrows"))
+    if False in layers:
+        items.append(("value", "value"))
+    if "state" in kinds:
+        items.append(("state", "state at t"))
+    if kinds & {"operator", "function"}:
+        items.append(("operator", "operation"))
+    if diagram.params:
+        items.append(("weight", "parameter"))
+    if "exit" in kinds:
+        items.append(("exit", "to step t+1"))
+    out: list[str] = []
+    x = y = 0.0
+    row = SIZE_LEGEND + 10
+    for kind, text in items:
+        w = 26 + text_width(text, SIZE_LEGEND) + 14
+        if x > 0 and x + w > width:
+            x, y = 0.0, y + row
+        cy = y + row / 2
+        if kind == "exit":
+            out.append(f'<path d="M{_f(x)},{_f(cy)} H{_f(x + 14)}" fill="none" '
+                       f'stroke="{LINE}" stroke-width="1.6" stroke-dasharray="5,3"/>')
+            out.append(f'<g fill="{LINE}">{_arrowhead((x + 14, cy), (x + 22, cy))}</g>')
+        elif kind == "weight":
+            out.append(_text(x + 11, cy, "W", SIZE_EDGE, WEIGHT, style="italic"))
+        else:
+            fill, stroke, sw = ("#ffffff", *STATE) if kind == "state" else STYLE[kind]
+            rx = 6 if kind == "operator" else 3
+            out.append(f'<rect x="{_f(x)}" y="{_f(cy - 7)}" width="22" height="14" '
+                       f'rx="{rx}" fill="{fill}" stroke="{stroke}" stroke-width="{_f(sw)}"/>')
+        out.append(_text(x + 28, cy, text, SIZE_LEGEND, anchor="start"))
+        x += w
+    return out, y + row
+
+
+def diagram_svg(cell: Cell, derivation: Derivation, rankdir: str = "TB",
+                legend: bool = True) -> str:
+    """The diagram of ``derivation``'s equations (the cell's own, or a convention's) as a
+    standalone SVG document. The same inputs give the same bytes."""
     diagram = diagram_graph(cell, derivation)
     placed = layout(diagram, rankdir)
-    width, height = placed.width + 2 * MARGIN, placed.height + 2 * MARGIN
+    key, key_height = _legend(diagram, placed.width) if legend else ([], 0.0)
+    width = placed.width + 2 * MARGIN
+    height = placed.height + 2 * MARGIN + (key_height + 8 if key else 0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_f(width)} {_f(height)}" '
            f'width="100%" style="max-width:{_f(width)}px;height:auto" role="img" '
            f'font-family="{FONT}" text-anchor="middle">',
-           f"<title>{_esc(f'Data flow of one step of {cell.title}')}</title>",
+           f"<title>{_esc(f'{cell.title}: one step, as a data-flow diagram')}</title>",
            f'<rect width="{_f(width)}" height="{_f(height)}" fill="#ffffff"/>',
-           f'<g transform="translate({_f(MARGIN)},{_f(MARGIN)})">']
-    out.append(f'<g fill="none" stroke="{EDGE}" stroke-width="1.6">')
+           f'<g transform="translate({_f(MARGIN)},{_f(MARGIN)})">',
+           f'<g fill="none" stroke="{LINE}" stroke-width="1.6">']
     heads = []
     for edge, (pieces, tip, _label) in zip(diagram.edges, placed.edges, strict=True):
         dash = ' stroke-dasharray="5,3"' if edge.kind == "exit" else ""
-        for points in pieces:
-            out.append(f'<path d="{_bezier(points)}"{dash}/>')
+        out.extend(f'<path d="{_bezier(points)}"{dash}/>' for points in pieces if points)
         if tip is not None and pieces[-1]:
-            heads.append(_arrowhead(pieces[-1][-1], tip, EDGE))
+            heads.append(_arrowhead(pieces[-1][-1], tip))
     out.append("</g>")
-    out.extend(heads)
-    for edge, (_points, _tip, label) in zip(diagram.edges, placed.edges, strict=True):
-        if label is None:
-            continue
-        w, h = _edge_label_size(edge)
-        x, y = label
-        out.append(f"<g><title>{_esc(edge_title(edge, derivation))}</title>"
-                   f'<rect x="{_f(x - w / 2)}" y="{_f(y - h / 2)}" width="{_f(w)}" '
-                   f'height="{_f(h)}" rx="3" fill="#ffffff"/>'
-                   + _text(x, y, edge.text, SIZE_EDGE, WEIGHT if edge.params else INK,
-                           style="italic" if edge.params else "") + "</g>")
-    for node in diagram.nodes:
-        if node.kind == "exit":
-            continue
-        out.extend(_node_svg(node, *placed.nodes[node.id]))
-    out.append("</g></svg>")
+    out.append(f'<g fill="{LINE}">' + "".join(heads) + "</g>")
+    for edge, (_pieces, _tip, label) in zip(diagram.edges, placed.edges, strict=True):
+        if label is not None:
+            title = _esc(_edge_title(edge, derivation))
+            out.append(f"<g><title>{title}</title>" + _text(
+                *label, edge.text, _edge_font(edge), WEIGHT if edge.params else INK,
+                style="italic" if edge.params else "") + "</g>")
+    out.extend(_node_svg(node, *placed.nodes[node.id]) for node in diagram.nodes
+               if node.kind != "exit")
+    out.append("</g>")
+    if key:
+        out.append(f'<g transform="translate({_f(MARGIN)},{_f(MARGIN + placed.height + 8)})">')
+        out.extend(key)
+        out.append("</g>")
+    out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def edge_title(edge: DiagramEdge, derivation: Derivation) -> str:
+def _edge_title(edge: DiagramEdge, derivation: Derivation) -> str:
     parts = []
     for name in edge.params:
         p = derivation.parameter(name)

@@ -9,6 +9,7 @@ bytes.
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any
 
 HIDDEN = [2 ** k for k in range(4, 13)]  # 16 … 4096
@@ -23,7 +24,7 @@ def _figure() -> tuple[Any, Any]:
 
     matplotlib.rcParams.update({"svg.hashsalt": "derive", "svg.fonttype": "path",
                                 "font.size": 9, "path.simplify": False})
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(9.0, 4.6), dpi=100)
     return plt, (fig, ax)
 
 
@@ -40,7 +41,9 @@ def _framework(data: dict[str, Any]) -> str:
 
 
 def series(cells: list[dict[str, Any]], what: str) -> list[tuple[str, list[int]]]:
-    """(label, values over HIDDEN) per cell; ``what`` is ``params`` or a compute convention."""
+    """(label, values over HIDDEN), one line per distinct curve: cells whose counts are the
+    same at every point share one line, labelled with all of them (see :func:`coinciding`).
+    ``what`` is ``params`` or a compute convention."""
     from derive.costing import flops
     from derive.counting import count
 
@@ -57,16 +60,26 @@ def series(cells: list[dict[str, Any]], what: str) -> list[tuple[str, list[int]]
             else:
                 values.append(flops(data["path"], fw, what, input_size=INPUT,
                                     hidden_size=h).total)
-        out.append((f"{data['cell']} ({fw})", values))
-    return out
+        out.append((data["cell"] if fw == "equations" else f"{data['cell']} ({fw})", values))
+    grouped: dict[tuple[int, ...], list[str]] = {}
+    for label, values in out:
+        grouped.setdefault(tuple(values), []).append(label)
+    return [(", ".join(labels), list(values)) for values, labels in grouped.items()]
+
+
+def coinciding(lines: list[tuple[str, list[int]]]) -> list[str]:
+    """The labels of lines that stand for several cells (their counts are equal)."""
+    return [label for label, _ in lines if ", " in label]
 
 
 def line_plot(lines: list[tuple[str, list[int]]], ylabel: str, title: str) -> str:
     plt, (fig, ax) = _figure()
     markers = "os^vD<>ph*"
-    for i, (label, values) in enumerate(lines):
+    dashes = ["-", "--", ":", "-."]
+    for i, (label, values) in enumerate(lines):  # marker and dash both vary: no two alike
         ax.plot(HIDDEN, [float(v) for v in values], marker=markers[i % len(markers)],
-                markersize=3.5, linewidth=1.2, label=label)
+                linestyle=dashes[(i // len(markers)) % len(dashes)], markersize=3.5,
+                linewidth=1.2, label=textwrap.fill(label, 34))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(HIDDEN, [str(h) for h in HIDDEN])
@@ -74,5 +87,5 @@ def line_plot(lines: list[tuple[str, list[int]]], ylabel: str, title: str) -> st
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _svg(plt, fig)

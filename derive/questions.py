@@ -99,8 +99,11 @@ def questions_context() -> dict[str, Any]:
         },
         "peephole_diff": _m(_per_layer("lstm-peephole", "equations")
                             - _per_layer("lstm", "equations")),
-        "peephole_onnx": fmt(count("lstm-peephole", "onnx", **small).total
-                             - count("lstm", "onnx", **small).total),
+        "peephole_onnx": fmt(count("lstm-peephole", "onnx", bidirectional=True, **small).total
+                             - count("lstm", "onnx", bidirectional=True, **small).total),
+        "peephole_p": next(t.shape_text for t in count("lstm-peephole", "onnx",
+                                                        bidirectional=True, **small).tensors
+                           if t.name == "P"),
         "h": _m(h_sym),
         "compute": {name: fmt(flops("lstm", "pytorch", name, input_size=10,
                                     hidden_size=20).total)

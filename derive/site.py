@@ -427,13 +427,15 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     compiled = [dict(cache.compiled(Path(c["path"])), path=c["path"]) for c in contexts]
     (docs / "assets" / "calc-data.js").write_text(jscode.module(compiled), encoding="utf-8")
     (docs / "assets" / "plots").mkdir()
+    params, flops_lines = plots.series(compiled, "params"), plots.series(compiled, "flops")
     (docs / "assets" / "plots" / "params.svg").write_text(plots.line_plot(
-        plots.series(compiled, "params"), "parameters", "Parameters of one layer"),
-        encoding="utf-8")
+        params, "parameters", "Parameters of one layer"), encoding="utf-8")
     (docs / "assets" / "plots" / "flops.svg").write_text(plots.line_plot(
-        plots.series(compiled, "flops"), "FLOPs per step (convention flops)",
-        "Compute of one step, one layer"), encoding="utf-8")
-    pages["compute.md"] = env.get_template("compute.md.j2").render(**compute_context())
+        flops_lines, "FLOPs per step (convention flops)", "Compute of one step, one layer"),
+        encoding="utf-8")
+    pages["compute.md"] = env.get_template("compute.md.j2").render(
+        **compute_context(), params_shared=plots.coinciding(params),
+        flops_shared=plots.coinciding(flops_lines))
     for name, text in pages.items():
         (docs / name).write_text(text, encoding="utf-8")
     families = overview["families"]
