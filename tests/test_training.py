@@ -253,7 +253,7 @@ def test_assumptions_say_what_is_not_counted() -> None:
     ({"dtype": "fp64", "master_weights": "fp32"}, "an fp32 copy of fp64 weights would lose "
                                                   "precision"),
     ({"seq_len": 0}, "seq_len must be a positive integer, got 0"),
-    ({"batch": "x"}, "batch must be a positive integer, got 'x'"),
+    ({"batch": "x"}, "batch must be a whole number (1000000, 1_000_000, 1e6, 1M, 2.5B), got 'x'"),
 ])
 def test_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
