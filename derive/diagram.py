@@ -4,22 +4,26 @@ and D2L's LSTM figures, laid out by Graphviz's ``dot`` and written as a standalo
 Two steps, both pure:
 
 * :func:`diagram_graph` walks the equations' syntax trees (no per-cell code) and returns
-  the drawing as data: one node per input and per value carried from an earlier step
-  (``x_t``, ``h_{t-1}``, ``x_{t-k+1:t}``), one per variable an equation defines (with its
-  activation, ``σ`` or ``tanh``, when the equation applies one; the pre-activation sum is
-  then the box itself, as in the figures: the arrows into a box are added), small operator
-  nodes for the other operations (``⊙``, ``+``, ``×``, ``∗``, ``÷``, functions, norms), and
-  edges that carry the parameters that weight them (``W_ii`` on the ``x_t`` arrow into
-  ``i_t``). A bias is written in the node it is added in (``+ b_i``); a norm's gain and
-  bias in the norm's node; a parameter used in no other way gets a small node of its own.
-  States at t leave the picture on the right, through an arrow to its edge.
-* :func:`diagram_svg` lays that graph out with Graphviz ``dot`` (through PyGraphviz, whose
-  wheels bundle Graphviz) and writes the SVG itself from the positions. Every node and
-  every edge label is given a fixed size computed here from the text, so the layout never
-  measures text with the machine's fonts: the same equations give the same bytes on every
-  machine with the same PyGraphviz. The SVG has a viewBox and ``width="100%"`` (it scales
-  to a phone's width, never above its natural size), no script, no external reference,
-  and all text is escaped for XML (cell files are user text).
+  the drawing as data (:class:`Diagram`): one node per input and per value carried from an
+  earlier step (``x_t``, ``h_{t-1}``, ``x_{t-k+1:t}``), one per variable an equation
+  defines, small operator nodes for the other operations (``⊙``, ``+``, ``×``, ``∗``,
+  ``÷``, ``(·)ᵀ``, ``[ ; ]``, functions and norms), and edges that carry the parameters
+  that weight them (``W_ii`` on the ``x_t`` arrow into ``i_t``, ``W_xi ∗`` for a
+  convolution, ``p_i ⊙`` for a peephole). A variable whose equation applies an activation
+  to a sum of weighted terms is a *layer*, as in the figures: its box shows the activation
+  (``σ``) and adds the arrows that enter it. A bias is written in the node it is added in
+  (``+ b_i``), a norm's gain and bias in the norm's node, and a parameter used in no other
+  way gets a small node of its own. The states at t leave the picture through dashed arrows
+  to its far edge.
+* :func:`diagram_svg` lays that graph out with Graphviz ``dot`` (PyGraphviz, whose wheels
+  bundle Graphviz: nothing to install but the wheel) and writes the SVG itself from the
+  positions. Every node and every weight is given a fixed size computed here from its text
+  (:func:`text_width`), so the layout never measures text with the machine's fonts: the
+  same equations give the same bytes on every machine with the same PyGraphviz. The SVG has
+  a viewBox and ``width="100%"`` (it shrinks to a phone's width and never grows past its
+  natural size), a legend, a tooltip (``<title>``) on every node and weight with its shape,
+  no script, no external reference, and all text escaped for XML (cell files are user
+  text).
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ from derive.model import (
 )
 from derive.poly import Poly
 
-__all__ = ["Diagram", "DiagramEdge", "DiagramNode", "diagram_graph", "diagram_svg", "layout"]
+__all__ = ["Diagram", "DiagramEdge", "DiagramNode", "Placed", "diagram_graph", "diagram_svg",
+           "layout", "plain", "text_width"]
 
 # ---------------------------------------------------------------- the graph, as data
 
@@ -201,12 +206,14 @@ class _Builder:
             decl = self.decls.get(var.name)
             kind = "input" if var.name in self.inputs else "previous"
             what = decl.description if decl is not None and decl.description else ""
-            if kind == "previous" and what:
+            if var.window is not None:
+                what = f"the last {var.window} values of {var.name}_t"
+            elif kind == "previous" and what:
                 what = f"{what}, at {time}"
             elif kind == "previous":
                 what = f"{var.name}_t at {time}"
             v = self.variables.get(f"{var.name}_t")
-            shape = f" ({_shape(v.shape)})" if v is not None else ""
+            shape = f" ({_shape(v.shape)})" if v is not None and var.window is None else ""
             self.sources[key] = self.add(kind, shown, title=f"{shown}: {what}{shape}")
         return self.sources[key]
 
@@ -632,9 +639,13 @@ HEADER = "#8a5a00"
 MARGIN = 10.0
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _esc(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    """Text for XML content or a quoted attribute; characters XML 1.0 cannot carry go."""
+    return (_NOT_XML.sub("", text).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
 
 
 def _f(v: float) -> str:
@@ -728,13 +739,14 @@ def _node_svg(node: DiagramNode, x: float, y: float, w: float, h: float) -> str:
 def _legend(diagram: Diagram, width: float) -> tuple[list[str], float]:
     """A key to the colours, below the drawing, its items flowed into rows of ``width``."""
     kinds = {n.kind for n in diagram.nodes}
-    layers = {n.layer for n in diagram.nodes if n.kind in ("state", "variable")}
+    layers = {n.layer for n in diagram.nodes if n.kind in ("state", "variable", "function")}
+    values = any(n.kind == "variable" and not n.layer for n in diagram.nodes)
     items: list[tuple[str, str]] = [("input", "input")]
     if "previous" in kinds:
         items.append(("previous", "from step t−1"))
     if True in layers:
         items.append(("layer", "layer: sums its arrows"))
-    if False in layers:
+    if values:
         items.append(("value", "value"))
     if "state" in kinds:
         items.append(("state", "state at t"))

@@ -197,6 +197,9 @@ FAMILIES = [("elman", "Elman RNNs"), ("lstm", "LSTM and its variants"),
             ("gru", "GRU and its variants"), ("convolutional", "Convolutional cells"),
             ("modern", "Modern cells: minimal, parallel and exponential-gated")]
 BASES = ("rnn", "lstm", "gru")  # each family's table starts with the cell the others vary
+# the conventions page: the cells readers look up first
+READER_ORDER = ("lstm", "gru", "rnn", "lstmp", "gru-reset-before", "lstm-peephole",
+                "lstmp-peephole", "convlstm2d", "convlstm1d", "convlstm3d")
 
 
 def _example(conv: dict[str, Any], layers: int, bidirectional: bool) -> dict[str, Any] | None:
@@ -423,7 +426,12 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     from derive.questions import questions_context
 
     pages["questions.md"] = env.get_template("questions.md.j2").render(**questions_context())
-    pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=contexts)
+    stored = [c for c in contexts if len(c["conventions"]) > 1]  # cells frameworks store
+    first = {n: i for i, n in enumerate(READER_ORDER)}
+    stored.sort(key=lambda c: (first.get(c["name"], len(first)),
+                               [f for f, _ in FAMILIES].index(c["family"])
+                               if c["family"] in dict(FAMILIES) else len(FAMILIES), c["name"]))
+    pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=stored)
     compiled = [dict(cache.compiled(Path(c["path"])), path=c["path"]) for c in contexts]
     (docs / "assets" / "calc-data.js").write_text(jscode.module(compiled), encoding="utf-8")
     (docs / "assets" / "plots").mkdir()
