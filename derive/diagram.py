@@ -77,7 +77,8 @@ class DiagramNode:
     with an activation has it in ``header``; ``detail`` is text written under the label
     (``+ b_i``: a bias added in the node; ``γ, β``: a norm's parameters), and ``params``
     the parameters it names; ``title`` is a tooltip (what it is, its shape). A variable is a
-    ``layer`` when its box adds weighted arrows or a bias (``σ(W x + U h + b)``)."""
+    ``layer`` when it has parameters: weighted arrows into its box, or a bias in it
+    (``σ(W x + U h + b)``); any box adds the arrows that enter it."""
 
     id: str
     kind: str
@@ -385,7 +386,7 @@ class _Builder:
             self.equation(eq)
         weighted = {e.target for e in self.edges if e.params}
         for n in list(self.nodes):
-            if n.kind in ("state", "variable") and (n.header or n.detail or n.id in weighted):
+            if n.kind in ("state", "variable") and (n.params or n.id in weighted):
                 self.set(n.id, layer=True)
         for eq in self.d.equations:
             for target in eq.targets:
@@ -403,7 +404,7 @@ def _unary(node: Call) -> bool:
 
 def _affine(terms: list[tuple[_Value, int]]) -> bool:
     """A sum with a weighted arrow or a bias: what a layer computes before its activation."""
-    return any(isinstance(v, _Loose) or v.params for v, _ in terms)
+    return any(v.params for v, _ in terms)
 
 
 def _constant_text(node: Node) -> str:
@@ -745,7 +746,7 @@ def _legend(diagram: Diagram, width: float) -> tuple[list[str], float]:
     if "previous" in kinds:
         items.append(("previous", "from step t−1"))
     if True in layers:
-        items.append(("layer", "layer: sums its arrows"))
+        items.append(("layer", "layer: adds its weighted arrows"))
     if values:
         items.append(("value", "value"))
     if "state" in kinds:

@@ -322,6 +322,52 @@ def _weights_text(conv: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+COMPARISONS = [  # the cells readers put side by side, at the same sizes
+    ("LSTM, GRU and the Elman RNN", ("lstm", "gru", "rnn")),
+    ("The LSTM, Greff et al.'s vanilla LSTM and the coupled gates", ("lstm", "greff-v", "cifg")),
+    ("Fewer gates: GRU, MGU and minGRU", ("gru", "mgu", "mingru")),
+    ("Exponential gating: LSTM, sLSTM and mLSTM", ("lstm", "slstm", "mlstm")),
+]
+MATCH_BASE = ("lstm", {"input_size": 512, "hidden_size": 256})
+
+
+def compare_context(contexts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cells side by side at the same sizes, and every cell sized to the LSTM's count."""
+    from derive.budget import match
+
+    by_name = {c["name"]: c for c in contexts}
+    groups = []
+    for title, names in COMPARISONS:
+        if not all(n in by_name for n in names):
+            continue
+        cols = []
+        for n in names:
+            c = by_name[n]
+            sizes = {**example_sizes(cache.compiled(Path(c["path"]))), **MATCH_BASE[1]}
+            sizes = {k: v for k, v in sizes.items()
+                     if k in {s["keyword"] for s in c["sizes"]}}
+            r = count(c["path"], **sizes)
+            f = costing.flops(c["path"], "equations", "flops", **sizes)
+            m = costing.memory(c["path"], "equations", **sizes)
+            cols.append({"name": n, "title": c["title"], "equations": c["equations"],
+                         "layer": next(v["layer"] for v in c["conventions"]
+                                       if v["name"] == "equations"),
+                         "sizes": ", ".join(f"{k}={v}" for k, v in sizes.items()),
+                         "total": f"{r.total:,}", "flops": f"{f.per_step:,}",
+                         "kept": f"{m.kept_per_step:,}"})
+        groups.append({"title": title, "cells": cols})
+    base, sizes = MATCH_BASE
+    plain = [c["name"] for c in contexts if c["name"] != base
+             and {s["keyword"] for s in c["sizes"]} <= {"input_size", "hidden_size"}
+             and not cache.compiled(Path(c["path"])).get("derived")]
+    target, matches = match(base, [by_name[n]["path"] for n in plain], **sizes)
+    rows = sorted(({"name": by_name[m.cell]["name"], "h": m.value, "total": f"{m.total:,}",
+                    "difference": f"{m.difference:+,}"} for m in matches),
+                  key=lambda r: (-r["h"], r["name"]))
+    return {"groups": groups, "base": base, "base_sizes": ", ".join(
+        f"{k}={v}" for k, v in sizes.items()), "target": f"{target:,}", "matches": rows}
+
+
 def compute_context() -> dict[str, Any]:
     """The compute conventions and each peer's number for a few PyTorch modules."""
     conventions = []
@@ -432,6 +478,7 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
                                [f for f, _ in FAMILIES].index(c["family"])
                                if c["family"] in dict(FAMILIES) else len(FAMILIES), c["name"]))
     pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=stored)
+    pages["compare.md"] = env.get_template("compare.md.j2").render(**compare_context(contexts))
     compiled = [dict(cache.compiled(Path(c["path"])), path=c["path"]) for c in contexts]
     (docs / "assets" / "calc-data.js").write_text(jscode.module(compiled), encoding="utf-8")
     (docs / "assets" / "plots").mkdir()
@@ -449,7 +496,8 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     families = overview["families"]
     cells_nav = [{f["title"]: [f"cells/{r['name']}.md" for r in f["rows"]]} for f in families]
     nav = [{"Overview": "index.md"}, {"Questions": "questions.md"},
-           {"Conventions": "conventions.md"}, {"Compute": "compute.md"}, {"Cells": cells_nav}]
+           {"Conventions": "conventions.md"}, {"Compare": "compare.md"},
+           {"Compute": "compute.md"}, {"Cells": cells_nav}]
     (docs / ".nav").write_text(json.dumps(nav, ensure_ascii=False), encoding="utf-8")
 
 

@@ -35,7 +35,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_pages_exist(built: Path) -> None:
-    for page in ["index.html", "questions.html", "conventions.html",
+    for page in ["index.html", "questions.html", "conventions.html", "compare.html",
                  *(f"cells/{name}.html" for name in derive.cells())]:
         assert (built / page).is_file(), page
 

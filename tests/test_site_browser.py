@@ -39,7 +39,8 @@ LOCAL_SCHEMES = {"data", "blob", "about", "file"}
 SETUP_HINT = ("run scripts/install-test-tools.sh and install the test extra "
               "(pip install -e '.[test]')")
 
-CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html", "compute.html",
+CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html", "compare.html",
+                  "compute.html",
                   *(f"cells/{name}.html" for name in derive.cells())]
 
 # LaTeX that leaked into prose instead of being converted: a backslash command, or display or
