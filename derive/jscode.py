@@ -1,9 +1,10 @@
-"""Exports: the calculator's formulas as JavaScript over BigInt, printed by SymPy.
+"""Exports: the calculator's formulas as JavaScript over BigInt.
 
-SymPy's ``JavascriptCodePrinter`` prints the closed forms; this subclass makes every
-integer a BigInt literal (``4n``) and every power ``**``, so that counts stay exact past
-2^53 in the browser. Sizes are read from an object ``s`` (``s["h"]``). Nothing here is
-hand-written per cell: the expressions are the same closed forms the CLI prints.
+Each closed form is printed straight from its exact polynomial: every integer a BigInt
+literal (``4n``), every power ``**``, so counts stay exact past 2^53 in the browser.
+Sizes are read from an object ``s`` (``s["h"]``). Nothing here is hand-written per cell:
+the expressions are the same closed forms the CLI prints. (SymPy's JavaScript printer did
+this before; printing the polynomial directly is what made the site build fast.)
 """
 
 from __future__ import annotations
@@ -11,46 +12,45 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sympy.printing.jscode import JavascriptCodePrinter
-
 from derive import costing
-from derive.closedform import to_sympy
 from derive.counting import above, example_sizes, stack_poly
 from derive.poly import Poly
 
 
-class BigIntPrinter(JavascriptCodePrinter):
-    def _print_Integer(self, expr: Any) -> str:
-        return f"{int(expr)}n"
-
-    _print_One = _print_Integer
-    _print_Zero = _print_Integer
-    _print_NegativeOne = _print_Integer
-
-    def _print_Symbol(self, expr: Any) -> str:
-        return f"s[{json.dumps(expr.name)}]"
-
-    def _print_Pow(self, expr: Any) -> str:
-        base, exp = expr.as_base_exp()
-        if not (exp.is_Integer and exp > 0):
-            raise ValueError(f"not a polynomial power: {expr}")
-        return f"({self._print(base)} ** {int(exp)}n)"
-
-    def _print_Rational(self, expr: Any) -> str:
-        raise ValueError(f"counts are integers; got the fraction {expr}")
+def poly_js(poly: Poly) -> str:
+    """A polynomial as one BigInt expression, printed straight from its exact terms (no
+    SymPy: this is most of what a site build prints). Negative powers (blocks: h²/n) go
+    over one common denominator, so the division is exact whenever the count is."""
+    below: dict[str, int] = {}
+    for _c, m in poly.terms:
+        for s, e in m:
+            if e < 0:
+                below[s] = max(below.get(s, 0), -e)
+    den = Poly.const(1)
+    for s, e in sorted(below.items()):
+        for _ in range(e):
+            den = den * Poly.symbol(s)
+    num = poly * den if below else poly
+    text = _sum_js(num)
+    return text if not below else f"({text}) / ({_sum_js(den)})"
 
 
-def js(expr: Any) -> str:
-    """One BigInt expression of the sizes ``s``: a function body."""
-    return BigIntPrinter().doprint(expr)
-
-
-def fn(expr: Any) -> str:
-    return f"(s) => {js(expr)}"
+def _sum_js(poly: Poly) -> str:
+    if poly.is_zero:
+        return "0n"
+    out = ""
+    for i, (c, m) in enumerate(poly.terms):
+        factors = [f"s[{json.dumps(s)}]" if e == 1 else f"(s[{json.dumps(s)}] ** {e}n)"
+                   for s, e in m]
+        if abs(c) != 1 or not factors:
+            factors.insert(0, f"{abs(c)}n")
+        term = " * ".join(factors)
+        out += (("-" if c < 0 else "") if i == 0 else (" - " if c < 0 else " + ")) + term
+    return out
 
 
 def poly_fn(poly: Poly) -> str:
-    return fn(to_sympy(poly))
+    return f"(s) => {poly_js(poly)}"
 
 
 def stack_fn(per_layer: Poly, data: dict[str, Any], conv: dict[str, Any], *factors: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from derive import cache, catalog, costing, jscode, plots
 from derive.conventions import gate_order
 from derive.counting import above, above_text, count, example_sizes
+from derive.diagram import diagram_svg
 from derive.errors import DeriveError
 from derive.export import equation_latex, mathml, name_latex, poly_latex, shape_latex
 from derive.infer import infer
@@ -180,6 +181,7 @@ def cell_context(cell: Cell, path: Path) -> dict[str, Any]:
     return {
         "name": cell.name, "title": cell.title, "description": cell.description,
         "family": cell.family, "differences": differences,
+        "diagram": diagram_svg(cell, base),
         "path": str(path),
         "paper_framework": "pytorch" if cell.convention("pytorch") else "equations",
         "bibtex": cell.bibtex,

@@ -25,7 +25,9 @@ Decisions, per case:
 * a cell file with a UTF-8 byte-order mark, with CRLF line endings, or both, is a
   valid cell file (status 0): that is how editors on Windows save text.
 * a cell file that is not UTF-8 (Latin-1 é), a binary file, an empty file, a directory
-  (also one named ``x.cell``), a missing path and the empty string are refused (status 2).
+  (also one named ``x.cell``), a missing path and the empty string are refused (status 2);
+  so is a UTF-8 cell file with an ANSI escape sequence in a line, and the message must
+  not carry the escape to the terminal.
 * conflicting options are refused (status 2), not silently resolved: two values for one
   size (``--hidden-size 4 --size hidden_size=5``), a size given to ``solve`` that it is
   asked to solve for, ``bib CELL --all``, ``latex --standalone --format json``, options of
@@ -136,7 +138,7 @@ CELL_COMMANDS: dict[str, list[str]] = {  # CELL is "{cell}"
 }
 CELL_FILES = {  # placeholder: status
     "dir": 2, "dir_named_cell": 2, "binary": 2, "latin1": 2, "missing": 2, "empty_file": 2,
-    "empty_string": 2, "bom": 0, "crlf": 0, "bom_crlf": 0,
+    "empty_string": 2, "escape_sequence": 2, "bom": 0, "crlf": 0, "bom_crlf": 0,
 }
 
 
@@ -274,6 +276,8 @@ def paths(tmp_path: Path) -> dict[str, str]:
         "latin1": write("latin1.cell", latin1),
         "missing": str(tmp_path / "missing.cell"),
         "empty_file": write("empty.cell", b""),
+        "escape_sequence": write("escape.cell", RNN.replace(  # UTF-8, one ANSI colour code
+            "cell user-rnn\n", "cell user-rnn\x1b[31m\n").encode()),
         "bom": write("bom.cell", b"\xef\xbb\xbf" + RNN.encode()),
         "crlf": write("crlf.cell", RNN.replace("\n", "\r\n").encode()),
         "bom_crlf": write("bom-crlf.cell", b"\xef\xbb\xbf" + RNN.replace("\n", "\r\n").encode()),

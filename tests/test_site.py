@@ -7,6 +7,7 @@ Regenerate the golden Markdown after an intended change with:
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import re
@@ -177,3 +178,55 @@ def test_out_never_replaces_a_folder_derive_did_not_build(tmp_path: Path) -> Non
 
 def test_out_replaces_its_own_build(built: Path) -> None:
     assert (built / ".derive-site").is_file()  # so a rebuild may replace it
+
+
+def _arith(node: ast.AST, env: dict[str, int]) -> int:
+    """Integer arithmetic over s["name"]: the subset of JavaScript the calculator uses."""
+    import operator
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return env[node.slice.value]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_arith(node.operand, env)
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv}
+    assert isinstance(node, ast.BinOp) and type(node.op) in ops, ast.dump(node)
+    left, right = _arith(node.left, env), _arith(node.right, env)
+    if isinstance(node.op, ast.FloorDiv):
+        assert left % right == 0, "the calculator's division is exact"
+    return ops[type(node.op)](left, right)
+
+
+def test_the_calculators_javascript_is_the_exact_polynomial() -> None:
+    """Every per-layer count of every catalog cell and convention, printed as BigInt
+    JavaScript, evaluates (read back as Python integers) to the engine's exact value."""
+    import random
+    import re
+
+    from derive import cache, catalog
+    from derive.jscode import poly_js
+    from derive.poly import Poly
+
+    rng = random.Random(7)
+    checked = 0
+    for name in catalog.builtin_names():
+        for conv in cache.compiled(catalog.resolve(name))["conventions"].values():
+            for key in ("bias", "no_bias"):
+                poly = Poly.from_data(conv["per_layer"][key])
+                env = {s: rng.randint(1, 40) for s in poly.symbols}
+                blocks = {s for c, m in poly.terms for s, e in m if e < 0}
+                env.update({s: env[s] * 6 for s in env if s not in blocks})  # divisible
+                env.update({s: 2 for s in blocks})
+                text = re.sub(r"(\d+)n\b", r"\1", poly_js(poly)).replace(" / ", " // ")
+                value = _arith(ast.parse(text, mode="eval").body, env)  # parsed, never run
+                assert value == poly.evaluate(env), (name, str(poly), text)
+                checked += 1
+    assert checked > 100
+
+
+def test_every_cell_page_has_its_diagram(built: Path) -> None:
+    for name in derive.cells():
+        page = (built / "cells" / f"{name}.html").read_text(encoding="utf-8")
+        assert '<figure class="derive-diagram"><svg' in page, name
