@@ -520,3 +520,130 @@ def test_screenshot(browser: Browser, site: Path, base_url: str, page: str, name
     finally:
         context.close()
     assert (SCREENSHOTS / name).stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# The site as its readers need it: two screen widths, the answer first, links that open.
+
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+OVERFLOW_JS = """() => {
+  const main = document.querySelector(".md-content");
+  const limit = main.getBoundingClientRect().right + 1;
+  const out = [];
+  for (const el of main.querySelectorAll("table, pre, .derive-formula, .derive-eq, svg, p")) {
+    let clipped = false;  // inside a scrolling box, an element may be wider: that is allowed
+    for (let up = el.parentElement; up && up !== main; up = up.parentElement) {
+      const s = getComputedStyle(up);
+      if (["auto", "scroll", "hidden"].includes(s.overflowX)) { clipped = true; break; }
+    }
+    const s = getComputedStyle(el);
+    if (!clipped && !["auto", "scroll", "hidden"].includes(s.overflowX)
+        && el.getBoundingClientRect().right > limit && el.offsetParent !== null)
+      out.push(el.tagName + (el.className ? "." + el.className : ""));
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_no_page_overflows_the_content_column(browser: Browser, base_url: str,
+                                              width: str) -> None:
+    context = browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
+    page = context.new_page()
+    bad = {}
+    try:
+        for name in ["index.html", "questions.html", "conventions.html", "compare.html",
+                     "compute.html", "cells/lstm.html", "cells/convlstm2d.html",
+                     "cells/mlstm.html", "cells/lstmp.html"]:
+            page.goto(base_url + name, wait_until="networkidle")
+            found = page.evaluate(OVERFLOW_JS)
+            if found:
+                bad[name] = found[:5]
+    finally:
+        context.close()
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "convlstm2d", "mlstm"])
+def test_the_first_screen_answers(browser: Browser, base_url: str, cell: str) -> None:
+    """At 1280×800, the first screen of a cell page shows its total at the default
+    configuration (the calculator's, equal to the engine's) and the calculator's inputs."""
+    from derive.counting import example_sizes
+
+    context = browser.new_context(viewport=WIDTHS["desktop"])  # type: ignore[arg-type]
+    page = context.new_page()
+    try:
+        page.goto(base_url + f"cells/{cell}.html", wait_until="networkidle")
+        data = cache.compiled(catalog.resolve(cell))
+        framework = "pytorch" if "pytorch" in data["conventions"] else "equations"
+        want = derive.count(cell, framework, **example_sizes(data)).total
+        total = page.locator(".derive-calc .calc-total")
+        assert total.get_attribute("data-value") == str(want)
+        for el in (total, page.locator(".derive-calc input").first):
+            box = el.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 800, (cell, box)
+    finally:
+        context.close()
+
+
+def test_a_link_to_a_derivation_opens_it(browser: Browser, base_url: str) -> None:
+    context, page, _ = open_page(browser, base_url + "cells/lstm.html#derivation-W_hi")
+    try:
+        assert page.locator("details#derivation-W_hi").get_attribute("open") is not None
+        assert page.locator("details#derivation-W_ii").get_attribute("open") is None
+        page.locator("details#derivation-W_ii .derive-link").evaluate("a => a.click()")
+        assert page.locator("details#derivation-W_ii").get_attribute("open") is not None
+    finally:
+        context.close()
+
+
+def test_the_calculator_state_round_trips_through_the_address(browser: Browser,
+                                                              base_url: str) -> None:
+    context, page, _ = open_page(browser, base_url + "cells/lstm.html")
+    try:
+        calc = page.locator(".derive-calc")
+        calc.locator("select[name=framework]").select_option("keras")
+        calc.locator("input[name=hidden_size]").fill("300")
+        calc.locator("input[name=bidirectional]").check()
+        url = page.url
+        assert "fw=keras" in url and "h=300" in url and "bi=1" in url
+        shown = calc.locator(".calc-total").get_attribute("data-value")
+        assert shown == str(derive.count("lstm", "keras", input_size=512, hidden_size=300,
+                                         bidirectional=True).total)
+        fresh = context.new_page()
+        fresh.goto(url, wait_until="networkidle")
+        again = fresh.locator(".derive-calc")
+        assert again.locator("select[name=framework]").input_value() == "keras"
+        assert again.locator(".calc-total").get_attribute("data-value") == shown
+    finally:
+        context.close()
+
+
+def test_the_light_dark_toggle_works_offline(browser: Browser, base_url: str) -> None:
+    context, page, visit = open_page(browser, base_url + "index.html")
+    try:
+        scheme = page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+        page.locator("form[data-md-component=palette] label:visible").first.click()
+        other = page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+        assert {scheme, other} == {"default", "slate"}
+        assert not visit.external
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("page", ["index.html", "cells/lstm.html", "cells/convlstm2d.html",
+                                  "cells/mlstm.html", "compare.html"])
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_screenshots_at_both_widths(browser: Browser, base_url: str, page: str,
+                                    width: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
+    tab = context.new_page()
+    out = SCREENSHOTS / f"{page.replace('/', '-').removesuffix('.html')}-{width}.png"
+    try:
+        tab.goto(base_url + page, wait_until="networkidle")
+        tab.screenshot(path=str(out))
+    finally:
+        context.close()
+    assert out.stat().st_size > 1000
