@@ -470,10 +470,12 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
         text = env.get_template("cell.md.j2").render(cell=ctx)
         (docs / "cells" / f"{ctx['name']}.md").write_text(text, encoding="utf-8")
     overview = overview_context(contexts)
-    pages = {"index.md": env.get_template("overview.md.j2").render(cells=contexts, **overview)}
     from derive.questions import questions_context
 
-    pages["questions.md"] = env.get_template("questions.md.j2").render(**questions_context())
+    questions = questions_context()
+    pages = {"index.md": env.get_template("overview.md.j2").render(
+        cells=contexts, seed=questions["seed"], **overview)}
+    pages["questions.md"] = env.get_template("questions.md.j2").render(**questions)
     stored = [c for c in contexts if len(c["conventions"]) > 1]  # cells frameworks store
     first = {n: i for i, n in enumerate(READER_ORDER)}
     stored.sort(key=lambda c: (first.get(c["name"], len(first)),

@@ -230,7 +230,7 @@ INVISIBLES = [
 ]
 
 
-MAX_TEXT = 60_000  # characters: a mutant longer than this is mutated no further
+MAX_TEXT = 40_000  # characters: a mutant longer than this is mutated no further
 PROSE = re.compile(r"^(description|bibtex)\b", re.M)
 
 
@@ -464,7 +464,7 @@ def long_name(draw: st.DrawFn, text: str) -> str:
 def many_lines(draw: st.DrawFn, text: str) -> str:
     lines = _lines(text)
     i = _equation_line(draw, text, lines)
-    n = min(draw(st.sampled_from([20, 100, 400])), MAX_TEXT // (len(lines[i]) + 1))
+    n = min(draw(st.sampled_from([20, 100, 200])), MAX_TEXT // (len(lines[i]) + 1))
     return "\n".join(lines[:i + 1] + [lines[i]] * n + lines[i + 1:])
 
 
