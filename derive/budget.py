@@ -127,6 +127,9 @@ def solve(cell: str, framework: str = "equations", *, budget: Any,
     305
     """
     n = positive_int("budget", budget)
+    if sizes.get(solve_for) is not None:
+        raise ConfigError(f"{solve_for} is what derive solve finds; do not also give it "
+                          f"({solve_for}={sizes[solve_for]})")
     options = dict(num_layers=num_layers, bidirectional=bidirectional, bias=bias)
     data, _ = load(cell, {**{k: positive_int(k, v, allow_zero=True) for k, v in sizes.items()
                              if v is not None}, "reset_after": reset_after})

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from derive.errors import DeriveError
+from derive.errors import DeriveError, visible
 
 FRAMEWORK_HELP = ("how a framework stores the cell: equations (the cell's own, the "
                   "default), pytorch, pytorch-cell, keras, onnx, tf1, ... (derive cells "
@@ -288,6 +288,9 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
         key, eq, value = item.partition("=")
         if not eq or not key.strip().isidentifier():
             raise DeriveError(f"--size takes KEYWORD=N, got '{item}'")
+        if key.strip() in sizes:
+            raise DeriveError(f"{key.strip()} is given twice (--size {item} and "
+                              f"{sizes[key.strip()]!r} before it)")
         sizes[key.strip()] = value
     return sizes
 
@@ -381,9 +384,11 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
 
 def _bytes(n: int) -> str:
+    """``1,576,960 bytes (1.50 MiB)``: exact integers, the unit rounded in integers too."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
-            return f"{_group(n)} bytes ({n / size:.2f} {unit})"
+            hundredths = (n * 100 + size // 2) // size
+            return f"{_group(n)} bytes ({_group(hundredths // 100)}.{hundredths % 100:02d} {unit})"
     return f"{_group(n)} bytes"
 
 
@@ -466,6 +471,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     opts = _options(args)
     opts.pop("reset_after")
     others = [c.strip() for c in args.to.split(",") if c.strip()]
+    if not others:
+        raise DeriveError("--to takes one or more cells, separated by commas")
     target, rows = match(args.cell, others, args.framework, **opts)
     if args.json:
         print(json.dumps({"cell": args.cell, "framework": args.framework, "count": target,
@@ -543,12 +550,20 @@ def cmd_latex(args: argparse.Namespace) -> int:
             raise DeriveError(f"--symbol takes SYM=NAME with NAME a letter and an optional "
                               f"subscript (n_c), got '{item}'")
         symbols[key.strip()] = value
-    text = latex(args.cell, args.framework, args.notation, symbols,
-                 tuple(p.strip() for p in args.parts.split(",") if p.strip()),
-                 args.standalone, args.format)
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    if not parts:
+        raise DeriveError("--parts takes one or more of equations, shapes, count, bib")
+    if args.standalone and args.format != "latex":
+        raise DeriveError(f"--standalone makes a LaTeX document; --format {args.format} "
+                          "prints the parts alone (drop one of the two)")
+    text = latex(args.cell, args.framework, args.notation, symbols, parts, args.standalone,
+                 args.format)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise DeriveError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -557,6 +572,8 @@ def cmd_latex(args: argparse.Namespace) -> int:
 def cmd_bib(args: argparse.Namespace) -> int:
     from derive.paper import bib
 
+    if args.cell and args.all:
+        raise DeriveError("derive bib takes a cell or --all, not both")
     sys.stdout.write(bib(args.cell, args.all))
     return 0
 
@@ -586,10 +603,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        print(f"{exc.prog}: error: {visible(str(exc))}", file=sys.stderr)
         return 2
     except DeriveError as exc:
-        print(f"derive: error: {exc}", file=sys.stderr)
+        print(f"derive: error: {visible(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # pragma: no cover - `derive count ... | head`
         return 0

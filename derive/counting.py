@@ -274,12 +274,9 @@ class Config(NamedTuple):
             keys = sorted({names.get(m, m) for m in missing})
             raise ConfigError(f"this needs {', '.join(keys)} of cell {self.data['cell']} "
                               f"(--size {keys[0]}=N), which its parameter count does not")
-        total = 0
-        for k in range(self.layers):
-            layer_env = dict(self.env)
-            layer_env[sym] = self.env[sym] if k == 0 else upper
-            total += self.dirs * per_layer.evaluate(layer_env)
-        return total
+        first = per_layer.evaluate(self.env)  # the layers above the first are all alike
+        rest = per_layer.evaluate({**self.env, sym: upper}) if self.layers > 1 else 0
+        return self.dirs * (first + (self.layers - 1) * rest)
 
     def upper_input(self) -> int:
         """The features a layer above the first reads."""
@@ -434,10 +431,17 @@ def _name(template: str, tensor: str, k: int) -> str:
     return re.sub(r"\{(t|k|k1|k_)\}", lambda m: values[m[1]], template)
 
 
+MAX_LISTED_LAYERS = 100_000
+
+
 def evaluate(cfg: Config) -> Count:
     """The tensors and total of a checked configuration."""
     data, framework, conv, env = cfg.data, cfg.framework, cfg.conv, cfg.env
     config, layers, dirs, bias = cfg.config, cfg.layers, cfg.dirs, cfg.bias
+    if layers > MAX_LISTED_LAYERS:
+        raise ConfigError(f"num_layers={layers:,}: derive lists every layer's tensors, at "
+                          f"most {MAX_LISTED_LAYERS:,} layers (the closed form of derive "
+                          "formula holds for any L)")
     sym = data["input_symbol"]
     upper = cfg.upper_input()
     specs = []

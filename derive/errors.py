@@ -24,13 +24,21 @@ class Loc(NamedTuple):
         return f"{self.file}:{self.line}:{self.col}"
 
     def caret(self) -> str:
-        """The source line with a caret under the span."""
+        """The source line with a caret under the span (control characters drawn as
+        visible symbols, one for one, so the caret stays aligned)."""
         width = max(1, self.end_col - self.col)
-        return f"    {self.text}\n    {' ' * (self.col - 1)}{'^' * width}"
+        return f"    {visible(self.text)}\n    {' ' * (self.col - 1)}{'^' * width}"
 
     @property
     def snippet(self) -> str:
         return self.text[self.col - 1 : self.end_col - 1]
+
+
+def visible(text: str) -> str:
+    """C0 controls and DEL as Unicode control pictures (␛ for ESC): a message never sends a
+    terminal escape sequence from a user's file."""
+    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 and c != "\n" else
+                   ("␡" if c == "\x7f" else c) for c in text)
 
 
 class DeriveError(Exception):

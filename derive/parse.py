@@ -151,6 +151,7 @@ MULTI_ARG = {"max", "min"}
 NORMS = {"LN": "LN", "layernorm": "LN", "LayerNorm": "LN", "RMSNorm": "RMSNorm",
          "rmsnorm": "RMSNorm", "GN": "GN", "groupnorm": "GN", "GroupNorm": "GN"}
 MAX_DEPTH = 64  # nesting of parentheses, brackets and bars in one equation
+MAX_TREE_DEPTH = 150  # operations nested in one expression (the engine's rules recurse)
 MAX_LINE = 20_000  # characters in one equation line
 
 FAMILIES = ("elman", "lstm", "gru", "convolutional", "modern")
@@ -246,6 +247,10 @@ class _Build(Transformer):
     def var(self, children: list[Token]) -> Var:
         tok = children[0]
         name, time = split_name(str(tok))
+        if time is None and re.search(r"_\{?t\s*\+", str(tok)):
+            raise CellSyntaxError(f"{tok} is a future value: a recurrent cell reads the input "
+                                  "and its states at t and before (t-1, t-2, ...), never after",
+                                  self.tok_loc(tok))
         return Var(self.tok_loc(tok), name, time)
 
     def name(self, children: list[Token]) -> Node:
@@ -442,6 +447,18 @@ class _Build(Transformer):
         while i < len(atoms):
             atom = atoms[i]
             nxt = atoms[i + 1] if i + 1 < len(atoms) else None
+            roots = 0  # √tanh(x) is √(tanh(x)): the root binds the name, the call its argument
+            while isinstance(atom, Call) and atom.func == "sqrt" and nxt is not None \
+                    and isinstance(atom.arg, (Var, Call)):
+                inner = atom.arg
+                named = isinstance(inner, Var) and self.is_function(inner, nxt)
+                if not (named or (isinstance(inner, Call) and inner.func == "sqrt")):
+                    break
+                roots += 1
+                atom = inner
+            if roots and not (isinstance(atom, Var) and self.is_function(atom, nxt)):
+                atom = atoms[i]  # not a root of a call after all
+                roots = 0
             if self.is_function(atom, nxt) and not (nxt is not None and conv_before[i + 1]):
                 if nxt is None:
                     raise CellSyntaxError(
@@ -458,6 +475,10 @@ class _Build(Transformer):
                     loc = self.span(out, w)
                     out = Power(loc, out, w.exponent) if isinstance(w, Power) else \
                         Transpose(loc, out)
+                first = atoms[i]
+                for _ in range(roots):
+                    out = Call(self.loc(first.loc.col - self.offset,
+                                        out.loc.end_col - self.offset), "sqrt", out)
                 items.append(out)
                 convs.append(conv_before[i])
                 i += 2
@@ -585,12 +606,47 @@ def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, of
     except RecursionError:
         raise CellSyntaxError("the expression nests too deeply for derive to read",
                               Loc(file, line_no, 1, 2, line[:200])) from None
+    too_deep = CellSyntaxError(
+        f"the expression nests more than {MAX_TREE_DEPTH} operations deep (√, |·|, ᵀ, powers, "
+        "divisions and products included); derive reads at most that", Loc(file, line_no, 1,
+                                                                            2, line[:200]))
+    if _tree_depth(tree) > MAX_TREE_DEPTH:
+        raise too_deep
     try:
-        return _Build(file, line_no, line, offset, functions, sizes).transform(tree)
+        out = _Build(file, line_no, line, offset, functions, sizes).transform(tree)
     except VisitError as exc:  # Lark wraps what the transformer raises
         if isinstance(exc.orig_exc, DeriveError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise too_deep from None
         raise
+    except RecursionError:
+        raise too_deep from None
+    if start == "equation" and _node_depth(out[1]) > MAX_TREE_DEPTH:
+        raise too_deep  # a left-deep chain (W W W x, a / b / c) the grammar keeps flat
+    return out
+
+
+def _tree_depth(tree: Any) -> int:
+    """The depth of a Lark tree, without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in getattr(node, "children", ()) if hasattr(c, "data"))
+    return deepest
+
+
+def _node_depth(node: Node) -> int:
+    """The depth of a model expression, without recursion."""
+    from derive.infer import children
+
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        cur, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in children(cur))
+    return deepest
 
 
 _TOKEN_NAMES = {"SIGN": "'+' or '-'", "HAD": "'⊙'", "MATOP": "'@'", "NAME": "a name",
@@ -729,6 +785,10 @@ def parse_cell(text: str, file: str = "<cell>") -> Cell:
             bno, braw = block[0]
             raise CellSyntaxError(f"'{word}' takes no indented block", lines.loc(bno, braw))
         if word == "cell":
+            if fields["name"] is not None:
+                raise CellSyntaxError(f"a second 'cell' line: this file already names its cell "
+                                      f"{fields['name']}; one cell per file",
+                                      lines.loc(no, raw, 1, len(word) + 1))
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", rest):
                 raise CellSyntaxError("a cell name is lower-case letters, digits, '-' and '_'",
                                       lines.loc(no, raw, rest_off + 1))

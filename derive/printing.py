@@ -133,6 +133,9 @@ def _toml_symbols(path: str) -> dict[str, str]:
         raise ConfigError(f"cannot read the notation file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the notation file {path} is not UTF-8 text (byte {exc.start})"
+                          ) from None
     table = data.get("symbols")
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"{path}: expected a [symbols] table, e.g. hidden_size = \"n_c\"")

@@ -354,3 +354,31 @@ def test_sizes_past_pythons_digit_limit() -> None:
 ])
 def test_numbers_that_are_not_whole(text: str, message: str) -> None:
     assert count_error("rnn", input_size=text, hidden_size=1) == message
+
+
+def test_a_future_value_is_refused() -> None:
+    assert cell_error("  h_t = tanh(W x_{t+1} + U h_{t-1})\n").splitlines()[0] == (
+        "t.cell:8:16: x_{t+1} is a future value: a recurrent cell reads the input and its "
+        "states at t and before (t-1, t-2, ...), never after")
+
+
+def test_one_cell_per_file() -> None:
+    with pytest.raises(derive.CellSyntaxError) as info:
+        parse_cell("cell a\ncell b\n" + HEADER.split("\n", 1)[1] + "  h_t = U h_{t-1}\n",
+                   "t.cell")
+    assert str(info.value).splitlines()[0] == (
+        "t.cell:2:1: a second 'cell' line: this file already names its cell a; one cell per "
+        "file")
+
+
+def test_too_deep_an_expression_is_a_located_error() -> None:
+    message = cell_error("  h_t = " + "√" * 200 + "tanh(W x_t + U h_{t-1})\n")
+    assert message.splitlines()[0] == (
+        "t.cell:8:1: the expression nests more than 150 operations deep (√, |·|, ᵀ, powers, "
+        "divisions and products included); derive reads at most that")
+
+
+def test_a_root_binds_the_call_after_it() -> None:
+    """√tanh(x) is √(tanh(x)), not √tanh times (x)."""
+    (eq,) = parse_cell(HEADER + "  h_t = √tanh(W x_t + U h_{t-1})\n", "t.cell").equations
+    assert eq.rhs.func == "sqrt" and eq.rhs.arg.func == "tanh"  # type: ignore[attr-defined]
