@@ -20,8 +20,6 @@ D*(4*h*(L - 1)*(D*h + h + 2) + 4*h*(d + h + 2))
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from derive.errors import (
     CellSyntaxError,
     ConfigError,
@@ -30,8 +28,11 @@ from derive.errors import (
     ShapeError,
     UndeterminedError,
 )
+from derive.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from derive.counting import Count
     from derive.infer import Derivation
     from derive.model import Cell

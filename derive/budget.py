@@ -9,14 +9,19 @@ and finally recounted by :func:`derive.counting.count` through the stored tensor
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, NamedTuple
+
+from derive.records import TYPE_CHECKING, record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from derive.counting import above, convention, count, load, positive_int, stack_poly
 from derive.errors import ConfigError
 from derive.poly import Poly
 
 
-class Solution(NamedTuple):
+@record
+class Solution:
     cell: str
     framework: str
     keyword: str  # the size solved for, e.g. hidden_size
@@ -155,7 +160,8 @@ def _text(poly: Poly, data: dict[str, Any]) -> str:
     return printing.to_text(printing.poly_tree(poly, order), {s: s for s in order})
 
 
-class Match(NamedTuple):
+@record
+class Match:
     cell: str
     target: int  # the count to match
     value: int  # the hidden size of ``cell`` whose count is closest

@@ -1,41 +1,53 @@
-"""Where cells come from: the built-in catalog (``derive/cells``) or a user's file."""
+"""Where cells come from: the built-in catalog (``derive/cells``) or a user's file.
+
+Paths are plain strings here (``os.path``): this module is on the ``derive count`` start-up
+path, and pathlib alone costs more than the count. Any ``os.PathLike`` is accepted.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from derive.errors import ConfigError
 
-CELLS_DIR = Path(__file__).resolve().parent / "cells"
+CELLS = os.path.join(os.path.dirname(os.path.realpath(__file__)), "cells")
 SUFFIX = ".cell"
 
 
+def __getattr__(name: str) -> object:
+    if name == "CELLS_DIR":  # the catalog folder as a Path, for callers that want one
+        from pathlib import Path
+
+        return Path(CELLS)
+    raise AttributeError(name)
+
+
 def builtin_names() -> list[str]:
-    return sorted(p.name[: -len(SUFFIX)] for p in CELLS_DIR.glob("*" + SUFFIX))
+    return sorted(n[: -len(SUFFIX)] for n in os.listdir(CELLS) if n.endswith(SUFFIX))
 
 
 def is_path(ref: str) -> bool:
     return ref.endswith(SUFFIX) or "/" in ref or "\\" in ref
 
 
-def resolve(ref: str, near: Path | None = None) -> Path:
+def resolve(ref: str | os.PathLike[str], near: str | os.PathLike[str] | None = None) -> str:
     """A cell name (``lstm``) or a path to a cell file → the file.
 
     ``near``: the file that names ``ref`` (a variant target), whose folder is searched first.
     """
+    ref = os.fspath(ref)
     if is_path(ref):
-        path = Path(ref)
-        if path.is_dir():
+        if os.path.isdir(ref):
             raise ConfigError(f"{ref} is a directory, not a cell file")
-        if not path.is_file():
+        if not os.path.isfile(ref):
             raise ConfigError(f"no cell file at {ref}")
-        return path
+        return ref
     if near is not None:
-        sibling = near.parent / (ref + SUFFIX)
-        if sibling.is_file():
+        sibling = os.path.join(os.path.dirname(os.fspath(near)), ref + SUFFIX)
+        if os.path.isfile(sibling):
             return sibling
-    path = CELLS_DIR / (ref + SUFFIX)
-    if not path.is_file():
+    path = os.path.join(CELLS, ref + SUFFIX)
+    if not os.path.isfile(path):
         import difflib
 
         near_names = difflib.get_close_matches(ref, builtin_names(), n=2, cutoff=0.6)
@@ -45,7 +57,7 @@ def resolve(ref: str, near: Path | None = None) -> Path:
     return path
 
 
-def decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, path: str | os.PathLike[str]) -> str:
     """A cell file's text: UTF-8 (a byte-order mark and CRLF line ends are fine), or a clear
     error naming the first byte that is not."""
     try:
@@ -59,18 +71,23 @@ def decode(data: bytes, path: Path) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read(path: Path) -> str:
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
-        return decode(path.read_bytes(), path)
+        with open(path, "rb") as f:
+            return f.read()
     except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory, not a cell file") from None
+        raise ConfigError(f"{os.fspath(path)} is a directory, not a cell file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {os.fspath(path)}: {exc.strerror}") from None
 
 
-def display(path: Path) -> str:
+def read(path: str | os.PathLike[str]) -> str:
+    return decode(read_bytes(path), path)
+
+
+def display(path: str | os.PathLike[str]) -> str:
     """How error messages name a cell file."""
-    try:
-        return "derive/cells/" + str(path.resolve().relative_to(CELLS_DIR))
-    except ValueError:
-        return str(path)
+    real = os.path.realpath(path)
+    if real.startswith(CELLS + os.sep):
+        return "derive/cells/" + os.path.relpath(real, CELLS).replace(os.sep, "/")
+    return os.fspath(path)

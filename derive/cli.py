@@ -7,9 +7,12 @@ once per cell file and its result is cached (see :mod:`derive.cache`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
+
+from derive.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from derive.errors import DeriveError, visible
 
@@ -19,8 +22,26 @@ FRAMEWORK_HELP = ("how a framework stores the cell: equations (the cell's own, t
 VERSION = "0.1.0"
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter without its shutil import: the terminal's width from os."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        if kwargs.get("width") is None:
+            import os
+
+            try:
+                kwargs["width"] = max(os.get_terminal_size().columns - 2, 40)
+            except OSError:
+                kwargs["width"] = int(os.environ.get("COLUMNS", "100")) - 2
+        super().__init__(prog, **kwargs)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors name the subcommand once: ``derive formula: unrecognized arguments``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(self.prog, f"{message} (see '{self.prog} --help')")
@@ -201,7 +222,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, Any]] = {
 def _subparser(name: str, parent: Any = None) -> argparse.ArgumentParser:
     """The parser of one subcommand, with its description, examples and options."""
     short, description, examples, add = SUBCOMMANDS[name]
-    kwargs = dict(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+    kwargs = dict(description=description, formatter_class=_Formatter,
                   epilog="examples:\n" + "\n".join("  " + e for e in examples.splitlines()))
     sp = (parent.add_parser(name, help=short, **kwargs) if parent is not None
           else _Parser(prog=f"derive {name}", **kwargs))
@@ -295,6 +316,13 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
     return sizes
 
 
+def _json(data: Any, **_: Any) -> str:
+    """One JSON document (json is imported only for --json: derive count starts fast)."""
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
+
+
 def _group(n: int) -> str:
     return f"{n:,}"
 
@@ -306,7 +334,7 @@ def cmd_count(args: argparse.Namespace) -> int:
                    bidirectional=args.bidirectional, bias=not args.no_bias,
                    reset_after=False if args.no_reset_after else None, **_sizes(args))
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(_json(result.to_json(), ensure_ascii=False))
         return 0
     cfg = " ".join(f"{k}={v}" for k, v in result.config.items())
     lines = [f"{result.cell}: {result.title}",
@@ -356,7 +384,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
                      batch_first=args.batch_first, **_options(args)) for name in names]
     if args.json:
         out = [r.to_json() for r in results]
-        print(json.dumps(out if args.convention == "all" else out[0], ensure_ascii=False))
+        print(_json(out if args.convention == "all" else out[0], ensure_ascii=False))
         return 0
     first = results[0]
     lines = [f"{first.cell}, convention {first.framework}", _config_line(first.config), ""]
@@ -408,7 +436,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
         out = m.to_json()
         if train is not None:
             out["training"] = train.to_json()
-        print(json.dumps(out, ensure_ascii=False))
+        print(_json(out, ensure_ascii=False))
         return 0
     lines = [f"{m.cell}, convention {m.framework}", _config_line(m.config), "",
              f"weights: {_group(m.parameters)} parameters"]
@@ -450,7 +478,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     r = solve(args.cell, args.framework, budget=args.budget, solve_for=args.solve_for,
               exact=args.exact_root, **opts)
     if args.json:
-        print(json.dumps(r.to_json(), ensure_ascii=False))
+        print(_json(r.to_json(), ensure_ascii=False))
         return 0
     sym = args.solve_for
     fixed = {k: v for k, v in r.config.items() if k != sym}
@@ -475,7 +503,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         raise DeriveError("--to takes one or more cells, separated by commas")
     target, rows = match(args.cell, others, args.framework, **opts)
     if args.json:
-        print(json.dumps({"cell": args.cell, "framework": args.framework, "count": target,
+        print(_json({"cell": args.cell, "framework": args.framework, "count": target,
                           "matches": [m.to_json() for m in rows]}, ensure_ascii=False))
         return 0
     lines = [f"{args.cell}, convention {args.framework}: {_group(target)} parameters",
@@ -515,7 +543,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
         rows.append({"name": name, "title": data["title"],
                      "conventions": list(data["conventions"])})
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
+        print(_json(rows, ensure_ascii=False))
         return 0
     w = max(len(r["name"]) for r in rows)
     for r in rows:

@@ -8,10 +8,13 @@ how much each kind of operation weighs, and the stack, batch and sequence length
 
 from __future__ import annotations
 
-import tomllib
+import os
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, NamedTuple
+
+from derive.records import TYPE_CHECKING, record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from derive.counting import Config, above, configure, evaluate, positive_int
 from derive.errors import ConfigError
@@ -24,8 +27,20 @@ BATCH, STEPS = "B", "T"
 
 @lru_cache(maxsize=1)
 def conventions() -> dict[str, dict[str, Any]]:
-    """The compute conventions of ``compute.toml``, by name, in file order."""
-    data = tomllib.loads((Path(__file__).parent / "compute.toml").read_text(encoding="utf-8"))
+    """The compute conventions of ``compute.toml``, by name, in file order (parsed once and
+    cached like a compiled cell: derive flops need not import tomllib)."""
+    from derive import cache
+
+    with open(os.path.join(os.path.dirname(__file__), "compute.toml"), "rb") as f:
+        raw = f.read()
+    key = cache.sha256(b"compute.toml\0" + raw).hexdigest()
+    where = os.path.join(cache.cache_dir(), f"{key}.cache")
+    data = cache.read_entry(where, key)
+    if data is None:
+        import tomllib
+
+        data = tomllib.loads(raw.decode("utf-8"))
+        cache.write_entry(where, key, data)
     return data
 
 
@@ -71,7 +86,8 @@ def bug_poly(conv_ops: list[dict[str, Any]], compute: dict[str, Any], bias: bool
     return total
 
 
-class Flops(NamedTuple):
+@record
+class Flops:
     cell: str
     framework: str
     convention: str
@@ -168,7 +184,8 @@ def formula_text(f: Flops) -> str:
                       (BATCH, STEPS))
 
 
-class Memory(NamedTuple):
+@record
+class Memory:
     cell: str
     framework: str
     config: dict[str, Any]

@@ -8,14 +8,19 @@ counting substitutes the sizes of each layer and direction and multiplies exact 
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+
+from derive.records import TYPE_CHECKING, record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from derive import cache, catalog
 from derive.errors import ConfigError
 from derive.poly import Poly
 
 
-class Tensor(NamedTuple):
+@record
+class Tensor:
     """One stored tensor: its framework name, shape and number of parameters."""
 
     name: str
@@ -31,10 +36,11 @@ class Tensor(NamedTuple):
         return str(self.shape) if len(self.shape) != 1 else f"({self.shape[0]},)"
 
 
-class Count(NamedTuple):
+@record
+class Count:
     """The parameters of a configured layer stack under one convention.
 
-    (NamedTuples, not dataclasses: this module is on the ``derive count`` start-up path.)
+    (Records, not dataclasses: this module is on the ``derive count`` start-up path.)
     """
 
     cell: str
@@ -248,7 +254,8 @@ def load(ref: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         seen.add(data["cell"])
 
 
-class Config(NamedTuple):
+@record
+class Config:
     """A checked configuration: the compiled cell, its convention, and the sizes bound."""
 
     data: dict[str, Any]

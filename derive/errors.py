@@ -5,13 +5,14 @@ The CLI prints ``derive: error: <message>`` on stderr and exits with status 2.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from derive.records import record
 
 
-class Loc(NamedTuple):
+@record
+class Loc:
     """A place in a cell file: 1-based line and column, the span, and the line's text.
 
-    (A NamedTuple, not a dataclass: this module is on the ``derive count`` start-up path.)
+    (A record, not a dataclass: this module is on the ``derive count`` start-up path.)
     """
 
     file: str

@@ -14,7 +14,10 @@ objects are built from these only when a formula is asked for.
 
 from __future__ import annotations
 
-from typing import Any
+from derive.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 Monomial = tuple[tuple[str, int], ...]
 

@@ -10,7 +10,10 @@ PyTorch's optimizers keep per parameter, in the bytes of each dtype.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from derive.records import TYPE_CHECKING, record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from derive.costing import BATCH, STEPS, memory, stack_text
 from derive.costing import DTYPES as costing_dtypes
@@ -68,7 +71,8 @@ ASSUMPTIONS = (
 )
 
 
-class TrainingMemory(NamedTuple):
+@record
+class TrainingMemory:
     """Bytes held by one training step (NamedTuple: on the fast path, like Memory)."""
 
     cell: str

@@ -217,18 +217,21 @@ def test_shell_completion_is_generated_from_the_parser(shell: str) -> None:
 
 
 def test_a_poisoned_or_truncated_cache_entry_is_rebuilt(tmp_path: Path) -> None:
+    from hashlib import sha256
+
     from derive import cache, catalog
 
     env = {**os.environ, "DERIVE_CACHE_DIR": str(tmp_path)}
     args = [sys.executable, "-m", "derive.cli", "count", "gru", *SEED, "--json"]
     good = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
-    (entry,) = tmp_path.glob("*.json")
+    (entry,) = tmp_path.glob("*.cache")
     blob = entry.read_bytes()
-    head, _, payload = blob.partition(b"\n")
-    poisoned = payload.replace(b'"total"', b'"totaI"', 1).replace(b"3", b"4", 5)
-    other_key = json.dumps({**json.loads(head), "key": "0" * 64}).encode()
-    for bad in (blob[: len(blob) // 2], head + b"\n" + poisoned, other_key + b"\n" + payload,
-                b"", b"\xff\xfe garbage"):
+    magic, key, digest, payload = cache.MAGIC, blob[15:79], blob[79:143], blob[143:]
+    assert blob.startswith(magic) and len(magic) == 15
+    poisoned = payload.replace(b"weight", b"wEight", 1)
+    for bad in (blob[: len(blob) // 2], magic + key + digest + poisoned,
+                magic + b"0" * 64 + digest + payload, magic + key + b"0" * 64 + payload,
+                b"", b"\xff\xfe garbage", magic + key + sha256(b"x").hexdigest().encode() + b"x"):
         entry.write_bytes(bad)
         out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
         assert out == good
