@@ -64,6 +64,8 @@ def _count_options(c: argparse.ArgumentParser) -> None:
 
 def _flops_options(c: argparse.ArgumentParser) -> None:
     _config_options(c)
+    c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2), "
+                   "h^2) instead of 4·h·(d + h + 2), h²")
     c.add_argument("--convention", "-c", default="flops", metavar="NAME",
                    help="macs, flops (default), flops-products, macs-bias, "
                    "flops-no-activations, a peer tool's (torchinfo, thop, ptflops, calflops, "
@@ -76,6 +78,8 @@ def _flops_options(c: argparse.ArgumentParser) -> None:
 
 def _memory_options(c: argparse.ArgumentParser) -> None:
     _config_options(c)
+    c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2), "
+                   "h^2) instead of 4·h·(d + h + 2), h²")
     c.add_argument("--dtype", default="fp32", help="bytes per value of the weights, state and "
                    "activations: fp64, fp32 (default), bf16, fp16, int8")
     c.add_argument("--optimizer", metavar="NAME", help="also the memory of a training step: "
@@ -88,6 +92,8 @@ def _memory_options(c: argparse.ArgumentParser) -> None:
 
 def _solve_options(c: argparse.ArgumentParser) -> None:
     _config_options(c)
+    c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2), "
+                   "h^2) instead of 4·h·(d + h + 2), h²")
     c.add_argument("--budget", metavar="N", required=True, help="the number of parameters: "
                    "1000000, 1_000_000, 1e6, 1M, 2.5B (an exact integer)")
     c.add_argument("--for", dest="solve_for", default="hidden_size", metavar="KEYWORD",
@@ -99,6 +105,8 @@ def _solve_options(c: argparse.ArgumentParser) -> None:
 
 def _match_options(c: argparse.ArgumentParser) -> None:
     _config_options(c)
+    c.add_argument("--ascii", action="store_true", help="formulas in ASCII (4*h*(d + h + 2), "
+                   "h^2) instead of 4·h·(d + h + 2), h²")
     c.add_argument("--to", required=True, metavar="CELL[,CELL...]",
                    help="one or several cells (comma-separated) to size")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -316,6 +324,23 @@ def _sizes(args: argparse.Namespace) -> dict[str, Any]:
     return sizes
 
 
+_SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-", strict=True))
+
+
+def ascii_text(text: str) -> str:
+    """A formula printed by derive, in ASCII: · → *, − → -, h² → h^2."""
+    import re
+
+    text = text.replace("·", "*").replace("−", "-")
+    return re.sub("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+",
+                  lambda m: "^" + "".join(_SUPERSCRIPT[c] for c in m[0]), text)
+
+
+def _emit(lines: list[str], args: argparse.Namespace) -> None:
+    text = "\n".join(lines)
+    print(ascii_text(text) if getattr(args, "ascii", False) else text)
+
+
 def _json(data: Any, **_: Any) -> str:
     """One JSON document (json is imported only for --json: derive count starts fast)."""
     import json
@@ -377,7 +402,7 @@ def _config_line(config: dict[str, Any]) -> str:
 
 
 def cmd_flops(args: argparse.Namespace) -> int:
-    from derive.costing import KINDS, conventions, flops, formula_text, step_text
+    from derive.costing import KIND_TEXT, KINDS, conventions, flops, formula_text, step_text
 
     names = list(conventions()) if args.convention == "all" else [args.convention]
     results = [flops(args.cell, args.framework, name, seq_len=args.seq_len, batch=args.batch,
@@ -394,12 +419,18 @@ def cmd_flops(args: argparse.Namespace) -> int:
                 for r in results]
         lines += _table(("compute convention", "total", "tool prints", "what it counts"), rows,
                         {1, 2})
-        print("\n".join(lines))
+        _emit(lines, args)
         return 0
     lines.append(f"{first.convention}: {first.summary}")
-    rows = [(k, _group(first.by_kind[k])) for k in KINDS if first.by_kind[k]]
-    rows.append(("total", _group(first.total)))
-    lines += _table(("operations", "count"), rows, {1})
+    rows = []
+    for k in KINDS:
+        raw, weighed = first.raw_by_kind.get(k, 0), first.by_kind[k]
+        if raw or weighed:
+            weight = "" if not raw else (f"{weighed // raw}" if weighed % raw == 0 else "mixed")
+            rows.append((k, _group(raw), weight, _group(weighed), KIND_TEXT[k]))
+    rows.append(("total", "", "", _group(first.total), f"under {first.convention}"))
+    lines += _table(("kind", "operations", "× weight", f"= {first.convention}", "what it is"),
+                    rows, {1, 2, 3})
     lines += ["", f"per time step: {_group(first.per_step)}",
               f"one step, layer 1, one direction, one batch element: {step_text(first)}",
               f"total: {formula_text(first)}"]
@@ -407,7 +438,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
         lines += ["", f"what the tool prints: {_group(first.printed)}; its documented bugs:"]
         lines += [f"  - {text}" + (f" ({delta:+,} here)" if delta else "")
                   for text, delta in first.bugs]
-    print("\n".join(lines))
+    _emit(lines, args)
     return 0
 
 
@@ -467,7 +498,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
         lines += ["  " + r for r in _table(("part", "bytes", "closed form (bytes)"), rows,
                                            {1})]
         lines += ["assumptions:"] + [f"  - {a}" for a in train.assumptions]
-    print("\n".join(lines))
+    _emit(lines, args)
     return 0
 
 
@@ -482,14 +513,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         return 0
     sym = args.solve_for
     fixed = {k: v for k, v in r.config.items() if k != sym}
-    print("\n".join([
+    _emit([
         f"{r.cell}, convention {r.framework}, budget {_group(r.budget)} parameters",
         _config_line(fixed), "",
         f"count as a function of {sym}: {r.polynomial}",
         f"count = budget at {sym} {r.root}",
         f"largest {sym} that fits: {r.value} ({_group(r.total)} parameters, slack "
         f"{_group(r.slack)})",
-        f"{sym} = {r.value + 1} would need {_group(r.next_total)}"]))
+        f"{sym} = {r.value + 1} would need {_group(r.next_total)}"], args)
     return 0
 
 
@@ -511,7 +542,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     lines += _table(("cell", "hidden_size", "count", "difference"),
                     [(m.cell, str(m.value), _group(m.total), f"{m.difference:+,}")
                      for m in rows], {1, 2, 3})
-    print("\n".join(lines))
+    _emit(lines, args)
     return 0
 
 

@@ -21,6 +21,15 @@ from derive.errors import ConfigError
 from derive.poly import Poly
 
 KINDS = ("mac", "dot", "bias", "add", "mul", "act")
+KIND_TEXT = {  # what one operation of each kind is
+    "mac": "multiply-accumulates of the matrix-vector products (rows × columns each)",
+    "dot": "one per row of each product: the dot products (a convention may weigh it −1: "
+           "c − 1 additions per row instead of c)",
+    "bias": "additions of a bias vector",
+    "add": "other elementwise additions (the terms of a sum, 1 − z_t)",
+    "mul": "elementwise products (⊙)",
+    "act": "function evaluations (σ, tanh, relu, ...)",
+}
 DTYPES = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 BATCH, STEPS = "B", "T"
 
@@ -104,11 +113,13 @@ class Flops:
     above: Poly  # what a layer above the first reads, in the symbol D
     stackable: bool
     sizes: list[dict[str, str]]
+    raw_by_kind: dict[str, int] = {}  # noqa: RUF012 - each kind counted once, unweighed
 
     def to_json(self) -> dict[str, Any]:
         return {"cell": self.cell, "framework": self.framework,
                 "convention": self.convention, "config": self.config, "total": self.total,
                 "per_step": self.per_step, "by_kind": self.by_kind,
+                "operations_by_kind": self.raw_by_kind,
                 "formula": formula_text(self), "tool_prints": self.printed,
                 "bugs": [{"bug": text, "adds": delta} for text, delta in self.bugs]}
 
@@ -133,6 +144,8 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
     b, t = _scale(batch, seq_len)
     ops = cfg.conv["ops"]
     by_kind = {k: b * t * cfg.stacked(step_poly(ops, compute, cfg.bias, (k,))) for k in KINDS}
+    unit = dict.fromkeys(KINDS, 1)  # every operation once: what the weights multiply
+    raw_by_kind = {k: b * t * cfg.stacked(step_poly(ops, unit, cfg.bias, (k,))) for k in KINDS}
     step = step_poly(ops, compute, cfg.bias)
     per_step = b * cfg.stacked(step)
     if not isinstance(batch_first, bool):
@@ -150,7 +163,7 @@ def flops(cell: str, framework: str = "equations", convention: str = "flops", *,
                  compute.get("summary", ""), config, per_step * t, per_step, by_kind, step,
                  printed, bugs,
                  cfg.data["input_symbol"], above(cfg.conv), cfg.conv["stackable"],
-                 cfg.data["sizes"])
+                 cfg.data["sizes"], raw_by_kind)
 
 
 def _names(f: Flops) -> dict[str, str]:

@@ -248,3 +248,26 @@ def test_twenty_concurrent_counts_on_an_empty_cache(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs if e]
     assert len({o for o, _ in outs}) == 1 and "1,576,960" in outs[0][0]
     assert not list((tmp_path / "cache").glob("*.tmp"))  # no half-written entry is left
+
+
+def test_ascii_for_scripts_in_every_formula_command(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["flops", "lstm", "--input-size", "3", "--hidden-size", "4"],
+                 ["memory", "lstm", "--input-size", "3", "--hidden-size", "4"],
+                 ["solve", "lstm", "--budget", "1M", "--input-size", "512"],
+                 ["count", "lstm", "--input-size", "3", "--hidden-size", "4"],
+                 ["shapes", "lstm", "W_hi"], ["formula", "lstm"]):
+        assert main([*argv, "--ascii"]) == 0
+        out = capsys.readouterr().out
+        assert not set(out) & set("·−²³"), (argv, out)
+
+
+def test_the_flops_breakdown_says_what_each_column_holds(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flops", "lstmp", "-f", "pytorch", "--input-size", "10", "--hidden-size", "20",
+                 "--proj-size", "5", "-c", "calflops"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("kind"))
+    assert header.split() == ["kind", "operations", "×", "weight", "=", "calflops", "what",
+                              "it", "is"]
+    dot = next(line for line in lines if line.startswith("dot"))
+    assert dot.split()[:4] == ["dot", "165", "-1", "-165"] and "c − 1 additions" in dot
