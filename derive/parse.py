@@ -627,26 +627,26 @@ def parse_fragment(start: str, text: str, file: str, line_no: int, line: str, of
     return out
 
 
-def _tree_depth(tree: Any) -> int:
-    """The depth of a Lark tree, without recursion."""
-    deepest, stack = 0, [(tree, 1)]
+def _depth(root: Any, kids: Any) -> int:
+    """The depth of a tree, without recursion; ``kids(node)`` gives a node's children."""
+    deepest, stack = 0, [(root, 1)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        stack.extend((c, depth + 1) for c in getattr(node, "children", ()) if hasattr(c, "data"))
+        stack.extend((c, depth + 1) for c in kids(node))
     return deepest
+
+
+def _tree_depth(tree: Any) -> int:
+    """A Lark tree's depth."""
+    return _depth(tree, lambda n: [c for c in getattr(n, "children", ()) if hasattr(c, "data")])
 
 
 def _node_depth(node: Node) -> int:
-    """The depth of a model expression, without recursion."""
+    """A model expression's depth."""
     from derive.infer import children
 
-    deepest, stack = 0, [(node, 1)]
-    while stack:
-        cur, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((c, depth + 1) for c in children(cur))
-    return deepest
+    return _depth(node, children)
 
 
 _TOKEN_NAMES = {"SIGN": "'+' or '-'", "HAD": "'⊙'", "MATOP": "'@'", "NAME": "a name",

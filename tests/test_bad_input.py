@@ -43,10 +43,8 @@ hang is a failure, not a stuck run.
 
 from __future__ import annotations
 
-import signal
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +52,7 @@ import pytest
 
 from derive.catalog import CELLS_DIR
 from derive.cli import main
+from tests.limits import alarm
 
 HANG_SECONDS = 10  # a call takes well under a second (latex: ~2 s on a cold cache) ...
 SITE_SECONDS = 180  # ... but `derive site` builds the whole site (~15 s, more when loaded)
@@ -313,27 +312,10 @@ def _snapshot(path: Path) -> dict[str, bytes]:
 # ---------------------------------------------------------------- the check
 
 
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def ring(signum: int, frame: object) -> None:
-        raise Hang(f"derive did not return within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def run(argv: list[str]) -> int:
     """``main(argv)``; a SystemExit (argparse's --help, --version) gives its code."""
-    with _alarm(SITE_SECONDS if argv[:1] == ["site"] else HANG_SECONDS):
+    with alarm(SITE_SECONDS if argv[:1] == ["site"] else HANG_SECONDS,
+               "derive did not return in time"):
         try:
             return main(argv)
         except SystemExit as exc:

@@ -23,12 +23,10 @@ import hashlib
 import multiprocessing
 import os
 import re
-import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +40,7 @@ from derive.compile import compile_cell
 from derive.errors import DeriveError
 from derive.infer import infer
 from derive.parse import parse_cell
+from tests.limits import Hang, alarm
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "fuzz"
@@ -59,10 +58,6 @@ def fuzz_settings(examples: int) -> settings:
 
 
 # ---------------------------------------------------------------- the check
-
-
-class Hang(Exception):
-    """A case ran past HANG_SECONDS (raised by SIGALRM inside derive)."""
 
 
 class TooSlow(Exception):
@@ -91,20 +86,6 @@ def _kind(key: str) -> type[Unexpected]:
         name = re.sub(r"\W+", "_", key).strip("_")
         KINDS[key] = type(name, (Unexpected,), {"__module__": __name__})
     return KINDS[key]
-
-
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def ring(signum: int, frame: object) -> None:
-        raise Hang(f"no result after {seconds:.0f} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def origin(exc: BaseException) -> str:
@@ -156,7 +137,7 @@ def check(text: str, test: str = "case") -> None:
     step = "parse_cell"
     failure: tuple[str, str] | None = None
     try:
-        with _alarm(HANG_SECONDS):
+        with alarm(HANG_SECONDS, f"no result after {HANG_SECONDS:.0f} s"):
             cell = parse_cell(text, "fuzz.cell")
             step = "infer"
             infer(cell)
