@@ -179,14 +179,15 @@ def step_text(f: Flops) -> str:
 
 
 def stack_text(per_layer: Poly, input_symbol: str, upper: Poly, stackable: bool,
-               sizes: list[dict[str, str]], factors: tuple[str, ...]) -> str:
-    """factors·D·(P(d) + (L − 1)·P(a)) printed with derive's printer (no SymPy)."""
+               sizes: list[dict[str, str]], factors: tuple[str, ...], scale: int = 1) -> str:
+    """scale·factors·D·(P(d) + (L − 1)·P(a)) printed with derive's printer (no SymPy)."""
     from derive import printing
 
     order = [s["symbol"] for s in sizes]
     tree = printing.closed_form_tree(per_layer, input_symbol, upper, order, stackable)
-    if factors:
-        tree = ("mul", [*(("sym", f) for f in factors), tree])
+    lead = [("num", scale)] if scale != 1 else []
+    if factors or lead:
+        tree = ("mul", [*lead, *(("sym", f) for f in factors), tree])
     names = {s["symbol"]: s["symbol"] for s in sizes} | {k: k for k in ("L", "D", *factors)}
     return printing.to_text(tree, names)
 

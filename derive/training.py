@@ -182,7 +182,7 @@ def training_memory(cell: str, framework: str = "equations", *, optimizer: str =
             return "0"
         if not conv["stackable"] or factor == 1:
             return stack_text(Poly.const(factor) * poly, *args, symbols)
-        return stack_text(poly, *args, (str(factor), *symbols))
+        return stack_text(poly, *args, symbols, scale=factor)
 
     kept_poly = Poly()
     for _, poly, _ in kept.kept_terms:
