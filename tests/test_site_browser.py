@@ -43,16 +43,15 @@ CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html", "compare.h
                   "compute.html",
                   *(f"cells/{name}.html" for name in derive.cells())]
 
-# LaTeX that leaked into prose instead of being converted: a backslash command, or display or
-# inline delimiters. (Braced subscripts such as h_{t-1} are also the cell language's own
-# notation, which the derivation trace prints as text, so they are not flagged.)
-RAW_TEX = re.compile(r"\\[A-Za-z]+|\$\$|\\[()\[\]]")
+# LaTeX that leaked into prose instead of being converted: a backslash command, display or
+# inline delimiters, or a raw subscript (h_{t-1}, z_t) where prose should set it as one.
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\$\$|\\[()\[\]]|[^\W\d_]_\{|(?<![\w/.])[^\W\d_]_t\b")
 
 # Every text node of the body (shown or collapsed) with the element it sits in; nodes under
 # these elements are not prose: LaTeX source is shown there on purpose.
 PROSE_TEXT_JS = """() => {
   const skip = new Set(["PRE", "CODE", "KBD", "SAMP", "SCRIPT", "STYLE", "TEXTAREA", "TEMPLATE",
-                        "NOSCRIPT", "MATH"]);
+                        "NOSCRIPT", "MATH", "SVG"]);
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -647,3 +646,42 @@ def test_screenshots_at_both_widths(browser: Browser, base_url: str, page: str,
     finally:
         context.close()
     assert out.stat().st_size > 1000
+
+
+def test_printing_keeps_the_math(browser: Browser, base_url: str) -> None:
+    context, page, _ = open_page(browser, base_url + "cells/lstm.html")
+    try:
+        page.emulate_media(media="print")
+        shown = page.evaluate("""() => [...document.querySelectorAll("math")].filter(
+            m => m.getBoundingClientRect().width > 0).length""")
+        assert shown > 20
+        assert page.locator(".derive-calc").first.is_hidden()  # no form on paper
+        pdf = page.pdf()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    finally:
+        context.close()
+
+
+def test_every_number_in_the_answers_is_re_derived(site: Path) -> None:
+    """The questions page and the overview state numbers with the sizes beside them; each is
+    recomputed here from those sizes, independently of the page's own build code."""
+    questions = (site / "questions.html").read_text(encoding="utf-8")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    seed = dict(input_size=512, hidden_size=256, bidirectional=True)
+    pt, ke = derive.count("lstm", "pytorch", **seed).total, derive.count("lstm", "keras", **seed)
+    two = derive.count("lstm", "pytorch", num_layers=2, **seed).total
+    peep = (derive.count("lstm-peephole", "onnx", input_size=10, hidden_size=20,
+                         bidirectional=True).total
+            - derive.count("lstm", "onnx", input_size=10, hidden_size=20,
+                           bidirectional=True).total)
+    assert "LSTM, input 512, hidden 256, bidirectional" in questions
+    for page in (questions, index):
+        assert f">{pt:,}<" in page and f"{ke.total:,}" in page
+        assert f"{pt // 2:,}" in page  # per direction
+    assert f"{two:,}" in questions
+    assert f"input size 10 and hidden\nsize 20 that is {peep:,} for one bidirectional layer" \
+        in questions.replace("<p>", "")
+    gru = derive.count("gru", "keras", input_size=512, hidden_size=256).total
+    gru_before = derive.count("gru", "keras", input_size=512, hidden_size=256,
+                              reset_after=False).total
+    assert f"{gru:,} against {gru_before:,}" in questions
