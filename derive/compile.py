@@ -37,10 +37,6 @@ def _per_layer(specs: tuple[TensorSpec, ...], bias: bool) -> Poly:
 
 def check_sizes(cell: Cell) -> None:
     declared = {s.symbol for s in cell.sizes}
-    kernels = [s for s in cell.sizes if s.kernel]
-    if len(kernels) > 1:
-        raise CellSyntaxError("a cell declares one kernel size (its convolutions share it)",
-                              kernels[1].loc)
     for s in cell.sizes:
         if s.symbol in RESERVED:
             raise CellSyntaxError(f"the size symbol {s.symbol} is reserved for the number of "

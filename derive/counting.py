@@ -167,7 +167,8 @@ def positive_int(name: str, value: Any, allow_zero: bool = False) -> int:
 
 
 EXAMPLE_SIZES = {"input_size": 512, "hidden_size": 256, "proj_size": 128, "in_channels": 64,
-                 "filters": 64, "kernel_size": 3, "num_heads": 4, "num_groups": 4, "window": 2,
+                 "filters": 64, "kernel_size": 3, "input_kernel_size": 3, "num_heads": 4,
+                 "num_groups": 4, "window": 2,
                  "height": 64, "width": 64, "depth": 16, "length": 64}
 
 

@@ -44,6 +44,7 @@ from derive.model import (
     Norm,
     Num,
     Power,
+    SizeDecl,
     SizeRef,
     Sum,
     Transpose,
@@ -618,6 +619,12 @@ class _Inference:
             for name in p.names:
                 if name in self.defined or name in self.decl:
                     raise ShapeError(f"{name} is a variable, not a parameter", p.loc)
+            if p.what == "kernel" and not (p.blocks in self.sizes
+                                           and self.sizes[p.blocks].kernel):
+                raise ShapeError(f"{p.names[0]} is declared 'kernel {p.blocks}', but {p.blocks} "
+                                 "is not a kernel size of the cell (its kernel sizes: "
+                                 f"{', '.join(k.symbol for k in self.kernels) or 'none'})",
+                                 p.loc)
             if p.blocks is not None and p.blocks not in self.sizes:
                 raise ShapeError(f"the number of blocks {p.blocks} is not a declared size; "
                                  f"add 'size {p.blocks} = KEYWORD \"meaning\"'", p.loc)
@@ -905,6 +912,9 @@ class _Inference:
             if decl is not None and decl.what == "scalar" and shape:
                 raise ShapeError(f"{name} is declared scalar, but the equations make it "
                                  f"{_rank_name(len(shape))}", decl.loc)
+            if decl is not None and decl.what == "kernel" and final_kind != "kernel":
+                raise ShapeError(f"{name} is declared a kernel of size {decl.blocks}, but it "
+                                 "convolves nothing (write it left of ∗)", decl.loc)
             if blocks is not None:
                 if final_kind != "matrix":
                     raise ShapeError(f"{name} is declared block-diagonal, but it does not "
@@ -1209,6 +1219,20 @@ def _transpose(inf: _Inference, node: Node, eq: Equation) -> int:
     return out
 
 
+def _kernel_of(inf: _Inference, left: Var) -> SizeDecl:
+    """The kernel size a convolution's kernel takes: the cell's only one, or the one its
+    ``param W kernel K`` declaration names."""
+    decl = inf.cell.param_decl(left.name)
+    if decl is not None and decl.what == "kernel":  # checked to be a kernel size
+        return next(k for k in inf.kernels if k.symbol == decl.blocks)
+    if len(inf.kernels) > 1:
+        raise ShapeError(f"{left.name}: the cell declares {len(inf.kernels)} kernel sizes "
+                         f"({', '.join(k.symbol for k in inf.kernels)}); say which one "
+                         f"{left.name} has: 'param {left.name} kernel "
+                         f"{inf.kernels[0].symbol} \"why\"'", left.loc)
+    return inf.kernels[0]
+
+
 @rule(Conv)
 def _conv(inf: _Inference, node: Node, eq: Equation) -> int:
     assert isinstance(node, Conv) and node.left is not None and node.right is not None
@@ -1227,10 +1251,8 @@ def _conv(inf: _Inference, node: Node, eq: Equation) -> int:
     if not inf.kernels:
         raise ShapeError(f"{node.text}: a convolution needs a kernel size; declare one, e.g. "
                          "'kernel k = kernel_size \"the extent of every kernel\"'", node.loc)
-    if len(inf.kernels) > 1:
-        raise ShapeError(f"{node.text}: the cell declares {len(inf.kernels)} kernel sizes; "
-                         "derive supports one per cell", node.loc)
-    ksym = inf.kernels[0].symbol
+    kdecl = _kernel_of(inf, left)
+    ksym = kdecl.symbol
     out = inf.s.new()
 
     def go() -> bool:
@@ -1252,7 +1274,7 @@ def _conv(inf: _Inference, node: Node, eq: Equation) -> int:
             dim = inf.param_dim(left.name, k + 2, spatial + 2)
             sym = f"{ksym}_{k + 1}"
             inf.d.bind(dim, Poly.symbol(sym), f"the kernel extent along spatial axis {k + 1} "
-                       f"is {sym} ({inf.kernels[0].keyword})", node.loc)
+                       f"is {sym} ({kdecl.keyword})", node.loc)
             ks.append(dim)
         reason = f"{left.name} convolves {right.text} in ({n})"
         inf.resolve(kernel, (c_out, axes[0], *ks), reason, node.loc, left)

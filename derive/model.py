@@ -231,7 +231,9 @@ class ParamDecl:
     """``param p_i, p_f per-channel "why"``: what a parameter is, never its size.
 
     ``what`` is ``per-channel`` (one weight per channel, broadcast over the spatial axes),
-    ``blockdiag`` (block-diagonal with ``blocks`` blocks, a size symbol) or ``scalar``."""
+    ``blockdiag`` (block-diagonal with ``blocks`` blocks, a size symbol), ``scalar``, or
+    ``kernel`` (a convolution kernel whose extents are the kernel size ``blocks`` names, for a
+    cell with several kernel sizes: Shi et al.'s input-to-state and state-to-state kernels)."""
 
     names: tuple[str, ...]
     what: str

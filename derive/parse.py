@@ -900,15 +900,15 @@ def _context(items: list[tuple[int, str]]) -> _Context:
     return _Context(frozenset(functions), frozenset(sizes - variables))
 
 
-PARAM_KINDS = ("per-channel", "blockdiag", "scalar")
+PARAM_KINDS = ("per-channel", "blockdiag", "scalar", "kernel")
 
 
 def _param_decl(rest: str, loc: Loc) -> ParamDecl:
-    m = re.fullmatch(r'([^"]+?)\s+(per-channel|scalar|blockdiag\s+(\S+))\s*(?:"([^"]*)")?',
-                     rest)
+    m = re.fullmatch(r'([^"]+?)\s+(per-channel|scalar|(?:blockdiag|kernel)\s+(\S+))\s*'
+                     r'(?:"([^"]*)")?', rest)
     if not m:
-        raise CellSyntaxError("expected 'param NAME[, NAME...] per-channel|scalar|blockdiag N "
-                              "\"why\"' (a parameter's kind, never its size)", loc)
+        raise CellSyntaxError("expected 'param NAME[, NAME...] per-channel|scalar|blockdiag N|"
+                              "kernel K \"why\"' (a parameter's kind, never its size)", loc)
     names = tuple(n.strip() for n in m[1].split(","))
     for n in names:
         if split_name(n)[1] is not None or not re.fullmatch(r"\\?[^\W\d_][^\W]*'*", n):

@@ -382,3 +382,41 @@ def test_a_root_binds_the_call_after_it() -> None:
     """√tanh(x) is √(tanh(x)), not √tanh times (x)."""
     (eq,) = parse_cell(HEADER + "  h_t = √tanh(W x_t + U h_{t-1})\n", "t.cell").equations
     assert eq.rhs.func == "sqrt" and eq.rhs.arg.func == "tanh"  # type: ignore[attr-defined]
+
+
+MAPS = """cell t
+size C = in_channels
+size F = filters
+kernel K = input_kernel_size "input-to-state"
+kernel k = kernel_size "state-to-state"
+input X_t ∈ ℝ^{C×H×W}
+state H_t ∈ ℝ^{F×H×W}
+"""
+
+
+def maps_error(decls: str, equation: str) -> str:
+    with pytest.raises(derive.ShapeError) as info:
+        infer(parse_cell(MAPS + decls + "\nequations\n  " + equation + "\n", "t.cell"))
+    return str(info.value).splitlines()[0]
+
+
+def test_two_kernel_sizes_need_a_choice_per_kernel() -> None:
+    eq = "H_t = tanh(W_x ∗ X_t + W_h ∗ H_{t-1})"
+    assert maps_error("", eq) == (
+        "t.cell:10:14: W_x: the cell declares 2 kernel sizes (K, k); say which one W_x has: "
+        "'param W_x kernel K \"why\"'")
+    assert maps_error('param W_x kernel q "input"\n', eq) == (
+        "t.cell:8:7: W_x is declared 'kernel q', but q is not a kernel size of the cell (its "
+        "kernel sizes: K, k)")
+    assert maps_error('param W_x kernel K "in"\nparam W_h kernel k "rec"\nparam U kernel k\n',
+                      "H_t = tanh(W_x ∗ X_t + W_h ∗ H_{t-1} + U ⊙ H_{t-1})") == (
+        "t.cell:10:7: U is declared a kernel of size k, but it convolves nothing (write it "
+        "left of ∗)")
+
+
+def test_each_kernel_takes_its_own_extents() -> None:
+    cell = parse_cell(MAPS + 'size H = height\nsize W = width\nparam W_x kernel K "in"\n'
+                      'param W_h kernel k "rec"\n\nequations\n'
+                      "  H_t = tanh(W_x ∗ X_t + W_h ∗ H_{t-1})\n", "t.cell")
+    shapes = {p.name: [str(d) for d in p.shape] for p in infer(cell).parameters}
+    assert shapes == {"W_x": ["F", "C", "K_1", "K_2"], "W_h": ["F", "F", "k_1", "k_2"]}
