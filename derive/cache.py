@@ -29,7 +29,8 @@ except ImportError:  # pragma: no cover - newer CPython, or another interpreter
         from hashlib import sha256  # type: ignore[assignment]
 
 ENGINE = ("model.py", "parse.py", "infer.py", "conventions.py", "compile.py", "poly.py",
-          "errors.py", "costs.py", "printing.py", "counting.py", "records.py", "catalog.py")
+          "errors.py", "costs.py", "printing.py", "counting.py", "records.py", "catalog.py",
+          "bibtex.py")
 # An entry: MAGIC, the key it was stored under, the SHA-256 of the payload, the payload
 # (marshal: the compiled form is plain dicts, lists, strings and integers).
 MAGIC = b"derive-cache-1\n"

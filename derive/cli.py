@@ -14,6 +14,7 @@ from derive.records import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
+from derive import tables
 from derive.errors import DeriveError, visible
 
 FRAMEWORK_HELP = ("how a framework stores the cell: equations (the cell's own, the "
@@ -133,6 +134,17 @@ def _cells_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="one JSON list on stdout")
 
 
+def _table_options(t: argparse.ArgumentParser) -> None:
+    t.add_argument("model", help="a shipped model (derive models) or a path to a .model file")
+    t.add_argument("--row", action="append", default=[], metavar="SYM=N,...",
+                   help="a configuration to count, e.g. --row n_c=1024,L=2 (repeatable); "
+                   "without --row or --rows, the paper's rows")
+    t.add_argument("--rows", metavar="FILE", help="configurations from a CSV file (a header "
+                   "of symbols, optionally label and printed) or a JSON list of objects")
+    t.add_argument("--format", choices=("text", "markdown", "latex", "json"), default="text",
+                   help="text (default), markdown, latex (booktabs) or json")
+
+
 def _latex_options(lx: argparse.ArgumentParser) -> None:
     lx.add_argument("cell", help="a catalog name (lstm, gru, ...) or a path to a .cell file")
     lx.add_argument("--framework", "-f", default="equations", help=FRAMEWORK_HELP)
@@ -167,11 +179,15 @@ def _site_options(site: argparse.ArgumentParser) -> None:
 SUBCOMMANDS: dict[str, tuple[str, str, str, Any]] = {
     "count": ("parameters per tensor and in total",
               "Count a cell's parameters as a framework stores them: every tensor with its "
-              "name and shape, the total, and the closed form with its symbols.",
+              "name and shape, the total, and the closed form with its symbols. Given a model "
+              "(derive models, or a .model file), count the whole network: layer by layer, "
+              "every tensor, and the closed form in the model's symbols (--size SYM=N).",
               "derive count lstm -f pytorch --input-size 512 --hidden-size 256 --bidirectional\n"
               "derive count gru -f keras --input-size 10 --hidden-size 20 --json\n"
               "derive count convlstm2d -f keras --size in_channels=3 --size filters=64 "
-              "--size kernel_size=3x3", _count_options),
+              "--size kernel_size=3x3\n"
+              "derive count sak2014-lstmp --size n_c=2048 --size n_r=512 --size L=2",
+              _count_options),
     "flops": ("compute over a sequence, under a named convention",
               "The operations of one step read off the equations, weighed by a compute "
               "convention (derive's own or a peer tool's), over T steps, B sequences, L layers "
@@ -205,6 +221,19 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, Any]] = {
                _shapes_options),
     "cells": ("list the catalog", "Every cell of the built-in catalog, with its conventions.",
               "derive cells\nderive cells --json", _cells_options),
+    "models": ("list the shipped models (whole networks from papers)",
+               "Every model of derive/models: whole networks as papers count them (layers "
+               "around the cells, stacks, bidirectional merges, tied weights). Count one with "
+               "derive count MODEL, compare it with its paper with derive table MODEL.",
+               "derive models\nderive models --json", _cells_options),
+    "table": ("a model's count at each configuration, beside the paper's numbers",
+              "Count a model (a shipped one or a .model file) at the configurations of its "
+              "paper's table, or at rows you give, and round each count as the paper prints "
+              "it (13M, 607.8M) to say whether the paper's number is reproduced.",
+              "derive table sak2014-lstmp\n"
+              "derive table shi2015-convlstm-2 --format latex\n"
+              "derive table xlstm-lstm-baseline --row d=1024,L=12 --row d=2048,L=24\n"
+              "derive table my.model --rows sizes.csv --format markdown", _table_options),
     "latex": ("LaTeX for papers: equations, shapes, count, citation",
               "The cell's equations (labelled), a booktabs shape table, the count in a paper's "
               "notation and its BibTeX; --standalone compiles with pdflatex + bibtex.",
@@ -297,16 +326,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
                 **_sizes(args))
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(r: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-
-    return [line(header), *[line(r) for r in rows]]
-
-
 def _sizes(args: argparse.Namespace) -> dict[str, Any]:
     sizes: dict[str, Any] = {}
     for key in ("input_size", "hidden_size", "proj_size"):
@@ -352,8 +371,83 @@ def _group(n: int) -> str:
     return f"{n:,}"
 
 
+def _is_model(ref: str) -> bool:
+    from derive.network import is_model
+
+    return is_model(ref)
+
+
+def _model_sizes(args: argparse.Namespace, command: str) -> dict[str, str]:
+    """--size SYM=N for a model; the cell options do not apply to a whole network."""
+    cell_only = [flag for flag, on in (
+        ("--framework", getattr(args, "framework", "equations") != "equations"),
+        ("--input-size", getattr(args, "input_size", None) is not None),
+        ("--hidden-size", getattr(args, "hidden_size", None) is not None),
+        ("--proj-size", getattr(args, "proj_size", None) is not None),
+        ("--num-layers", getattr(args, "num_layers", "1") != "1"),
+        ("--bidirectional", getattr(args, "bidirectional", False)),
+        ("--no-reset-after", getattr(args, "no_reset_after", False))) if on]
+    if cell_only:
+        raise DeriveError(f"derive {command} {args.cell}: {cell_only[0]} is an option of a "
+                          "cell; a model sets its layers in its file and takes its symbols "
+                          "as --size SYM=N")
+    sizes: dict[str, str] = {}
+    for item in args.size:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise DeriveError(f"--size takes SYMBOL=N, got '{item}'")
+        if key.strip() in sizes:
+            raise DeriveError(f"{key.strip()} is given twice")
+        sizes[key.strip()] = value
+    return sizes
+
+
+def _without_bias(net: Any) -> Any:
+    return net._replace(layers=tuple(layer._replace(bias=False) for layer in net.layers))
+
+
+def cmd_count_model(args: argparse.Namespace) -> int:
+    from derive import assemble
+    from derive.network import read_model
+
+    sizes = _model_sizes(args, "count")
+    net = read_model(args.cell)
+    if args.no_bias:
+        net = _without_bias(net)
+    result = assemble.count(assemble.assemble(net), sizes)
+    if args.json:
+        print(_json(result.to_json()))
+        return 0
+    form = "ascii" if args.ascii else "text"
+    lines = [f"{result.model}: {result.title}"]
+    if result.citation:
+        lines.append(f"source: {result.citation}")
+    lines.append("config: " + " ".join(f"{k}={v}" for k, v in result.config.items()))
+    lines += [f"requires: {r}" for r in result.requires]
+    lines.append("")
+    rows = [(lc.name, lc.summary, _group(lc.input), _group(lc.output), _group(lc.count))
+            for lc in result.layers]
+    rows.append(("total", "", "", "", _group(result.total)))
+    lines += tables.text(("layer", "what", "reads", "gives", "count"), rows, {2, 3, 4})
+    lines.append("")
+    rows = [(t.name, t.shape_text, _group(t.count), t.note) for t in result.tensors]
+    lines += tables.text(("tensor", "shape", "count", ""), rows, {2})
+    lines.append("")
+    lines.append("symbols: " + ", ".join(
+        f"{s} = {v:,}" + (f" ({d})" if d else "") for s, d, v in result.symbols))
+    for lc in result.layers:
+        if lc.count:
+            lines.append(f"{lc.name}: {lc.formula[form]} = {_group(lc.count)}")
+    lines.append(f"total: {result.forms['total'][form]} = {_group(result.total)}")
+    _emit(lines, args)
+    return 0
+
+
 def cmd_count(args: argparse.Namespace) -> int:
     from derive.counting import count
+
+    if _is_model(args.cell):
+        return cmd_count_model(args)
 
     result = count(args.cell, args.framework, num_layers=args.num_layers,
                    bidirectional=args.bidirectional, bias=not args.no_bias,
@@ -417,7 +511,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
         rows = [(r.convention, _group(r.total),
                  _group(r.printed) if r.printed != r.total else "", r.summary)
                 for r in results]
-        lines += _table(("compute convention", "total", "tool prints", "what it counts"), rows,
+        lines += tables.text(("compute convention", "total", "tool prints", "what it counts"), rows,
                         {1, 2})
         _emit(lines, args)
         return 0
@@ -429,7 +523,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
             weight = "" if not raw else (f"{weighed // raw}" if weighed % raw == 0 else "mixed")
             rows.append((k, _group(raw), weight, _group(weighed), KIND_TEXT[k]))
     rows.append(("total", "", "", _group(first.total), f"under {first.convention}"))
-    lines += _table(("kind", "operations", "× weight", f"= {first.convention}", "what it is"),
+    lines += tables.text(("kind", "operations", "× weight", f"= {first.convention}", "what it is"),
                     rows, {1, 2, 3})
     lines += ["", f"per time step: {_group(first.per_step)}",
               f"one step, layer 1, one direction, one batch element: {step_text(first)}",
@@ -471,7 +565,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
         return 0
     lines = [f"{m.cell}, convention {m.framework}", _config_line(m.config), "",
              f"weights: {_group(m.parameters)} parameters"]
-    lines += ["  " + r for r in _table(("dtype", "bytes"), [(k, _bytes(v))
+    lines += ["  " + r for r in tables.text(("dtype", "bytes"), [(k, _bytes(v))
                                                            for k, v in m.weights.items()], set())]
     states = " + ".join(f"{n} ({s})" for n, s in m.state_terms)
     lines += ["", f"recurrent state carried between steps ({states} per layer, direction and "
@@ -495,7 +589,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
         rows = [(names[k], _bytes(v), train.formulas[k]) for k, v in train.parts.items()
                 if v or k in ("weights", "gradients")]
         rows.append(("total", _bytes(train.total), train.formulas["total"]))
-        lines += ["  " + r for r in _table(("part", "bytes", "closed form (bytes)"), rows,
+        lines += ["  " + r for r in tables.text(("part", "bytes", "closed form (bytes)"), rows,
                                            {1})]
         lines += ["assumptions:"] + [f"  - {a}" for a in train.assumptions]
     _emit(lines, args)
@@ -539,7 +633,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         return 0
     lines = [f"{args.cell}, convention {args.framework}: {_group(target)} parameters",
              _config_line({k: v for k, v in opts.items() if v is not None}), ""]
-    lines += _table(("cell", "hidden_size", "count", "difference"),
+    lines += tables.text(("cell", "hidden_size", "count", "difference"),
                     [(m.cell, str(m.value), _group(m.total), f"{m.difference:+,}")
                      for m in rows], {1, 2, 3})
     _emit(lines, args)
@@ -582,6 +676,51 @@ def cmd_cells(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from derive.network import builtin_names, read_model
+
+    nets = [read_model(name) for name in builtin_names()]
+    if args.json:
+        print(_json([{"name": n.name, "title": n.title, "citation": n.citation,
+                      "symbols": {s.name: {"description": s.description, "value": s.value}
+                                  for s in n.symbols},
+                      "layers": [layer.name for layer in n.layers], "rows": len(n.rows)}
+                     for n in nets]))
+        return 0
+    print("\n".join(tables.text(("model", "title", "paper rows"),
+                                [(n.name, n.title, str(len(n.rows))) for n in nets], {2})))
+    return 0
+
+
+def _rows(args: argparse.Namespace, net: Any) -> list[Any]:
+    from derive.network import Row, read_rows
+
+    rows = []
+    for item in args.row:
+        config: dict[str, Any] = {}
+        for part in item.split(","):
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise DeriveError(f"--row takes SYM=N,SYM=N, got '{item}'")
+            config[key.strip()] = value.strip()
+        rows.append(Row(config, "", "", "--row"))
+    if args.rows:
+        rows += read_rows(args.rows)
+    return rows or list(net.rows)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from derive import assemble, tabulate
+
+    model = assemble.assemble(args.model)
+    rows = _rows(args, model.net)
+    if not rows:
+        raise DeriveError(f"model {model.net.name} has no paper rows; give configurations "
+                          "with --row SYM=N,... or --rows FILE")
+    print(tabulate.render(model, tabulate.evaluate(model, rows), args.format))
+    return 0
+
+
 def cmd_shapes(args: argparse.Namespace) -> int:
     from derive.trace import render_text
 
@@ -610,13 +749,23 @@ def cmd_latex(args: argparse.Namespace) -> int:
                               f"subscript (n_c), got '{item}'")
         symbols[key.strip()] = value
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    if not parts:
+    if _is_model(args.cell):
+        from derive.tabulate import latex_document
+
+        if args.framework != "equations" or args.notation or symbols or args.format != "latex":
+            raise DeriveError(f"derive latex {args.cell}: a model is printed in its own "
+                              "symbols, as LaTeX (--framework, --notation, --symbol and "
+                              "--format are options of a cell)")
+        text = latex_document(args.cell, args.standalone)
+        parts = ()
+    elif not parts:
         raise DeriveError("--parts takes one or more of equations, shapes, count, bib")
     if args.standalone and args.format != "latex":
         raise DeriveError(f"--standalone makes a LaTeX document; --format {args.format} "
                           "prints the parts alone (drop one of the two)")
-    text = latex(args.cell, args.framework, args.notation, symbols, parts, args.standalone,
-                 args.format)
+    if parts:
+        text = latex(args.cell, args.framework, args.notation, symbols, parts, args.standalone,
+                     args.format)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as f:
@@ -646,6 +795,7 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 COMMANDS = {"count": cmd_count, "flops": cmd_flops, "memory": cmd_memory,
             "solve": cmd_solve, "match": cmd_match, "formula": cmd_formula, "cells": cmd_cells,
+            "models": cmd_models, "table": cmd_table,
             "shapes": cmd_shapes, "latex": cmd_latex, "bib": cmd_bib, "site": cmd_site,
             "completion": cmd_completion}
 

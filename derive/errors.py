@@ -77,5 +77,9 @@ class ConventionError(DeriveError):
     """A framework convention does not fit the cell (unknown parameter, bad fused block)."""
 
 
+class ModelError(DeriveError):
+    """A model file does not follow the model format, or its layers do not compose."""
+
+
 class ConfigError(DeriveError):
     """The sizes or options asked for are invalid (zero, negative, unknown cell or framework)."""

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from derive import cache, catalog
+from derive import cache, catalog, tables
 from derive.counting import above, convention
 from derive.errors import ConfigError
 from derive.export import equation_latex, mathml
@@ -22,20 +22,13 @@ from derive.parse import load_cell
 from derive.poly import Poly
 from derive.printing import closed_form_tree, poly_tree, to_json, to_latex, to_text
 from derive.printing import notation as make_notation
+from derive.tables import tex_text
 
 PARTS = ("equations", "shapes", "count", "bib")
 
 
 def bib_keys(bibtex: str) -> list[str]:
     return re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bibtex)
-
-
-def _tex_text(text: str) -> str:
-    """Plain text for LaTeX: escape the special characters."""
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-             "^": r"\textasciicircum{}"}
-    return "".join(table.get(ch, ch) for ch in text)
 
 
 def forms(ref: str, framework: str = "equations", notation: str | None = None,
@@ -100,21 +93,20 @@ def latex(ref: str, framework: str = "equations", notation: str | None = None,
             lines.append(f"  {tex} \\label{{eq:{name}:{e.key}}}{end}")
         body += [r"\begin{align}", *lines, r"\end{align}", ""]
     if "shapes" in parts:
-        body += [r"\begin{table}[ht]", r"  \centering",
-                 f"  \\caption{{Parameters of \\texttt{{{_tex_text(name)}}} "
-                 f"({_tex_text(conv['title'])}), shapes inferred from the equations.}}",
-                 f"  \\label{{tab:{name}:shapes}}", r"  \begin{tabular}{llll}",
-                 r"    \toprule", r"    Parameter & Shape & Role & Count \\", r"    \midrule"]
+        rows = []
         for p in d.parameters:
             shape = r" \times ".join(to_latex(poly_tree(s, order), names) for s in p.shape)
-            body.append(f"    ${equation_param(p.name)}$ & $\\mathbb{{R}}^{{{shape}}}$ & "
-                        f"{p.role} & ${to_latex(poly_tree(p.count, order), names)}$ \\\\")
-        body += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}", ""]
+            rows.append((f"${equation_param(p.name)}$", f"$\\mathbb{{R}}^{{{shape}}}$", p.role,
+                         f"${to_latex(poly_tree(p.count, order), names)}$"))
+        body += [*tables.latex(
+            ("Parameter", "Shape", "Role", "Count"), rows, set(),
+            caption=f"Parameters of \\texttt{{{tex_text(name)}}} ({tex_text(conv['title'])}), "
+                    "shapes inferred from the equations.", label=f"tab:{name}:shapes"), ""]
     if "count" in parts:
         meaning = "; ".join(f"${to_latex(('sym', s.symbol), names)}$: "
-                            f"\\texttt{{{_tex_text(s.keyword)}}}" for s in cell.sizes)
-        body += [f"Parameters of \\texttt{{{_tex_text(name)}}} as "
-                 f"{_tex_text(conv['title'])} stores it ({meaning}), for one layer and "
+                            f"\\texttt{{{tex_text(s.keyword)}}}" for s in cell.sizes)
+        body += [f"Parameters of \\texttt{{{tex_text(name)}}} as "
+                 f"{tex_text(conv['title'])} stores it ({meaning}), for one layer and "
                  f"direction, Eq.~\\eqref{{eq:{name}:count-layer}}"
                  + (f", and for $L$ layers and $D$ directions, "
                     f"Eq.~\\eqref{{eq:{name}:count}}" if conv["stackable"] else "") + ":",
@@ -133,7 +125,7 @@ def latex(ref: str, framework: str = "equations", notation: str | None = None,
     head = [r"\begin{filecontents*}[overwrite]{" + bibname + ".bib}", cell.bibtex,
             r"\end{filecontents*}", r"\documentclass{article}", r"\usepackage{amsmath}",
             r"\usepackage{amssymb}", r"\usepackage{booktabs}", r"\begin{document}",
-            f"\\section*{{{_tex_text(cell.title)}}}", ""]
+            f"\\section*{{{tex_text(cell.title)}}}", ""]
     tail = [r"\bibliographystyle{plain}", f"\\bibliography{{{bibname}}}", r"\end{document}"]
     return "\n".join(head + body + (tail if "bib" in parts else [r"\end{document}"])) + "\n"
 

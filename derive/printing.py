@@ -10,16 +10,19 @@ LaTeX forms back (for round-trip tests) with a Lark grammar, never with eval.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from functools import lru_cache, reduce
 from math import gcd
-from typing import Any
 
 from derive.errors import ConfigError
 from derive.poly import Poly
+from derive.records import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing and fractions cost a model's count more than the count
+    from fractions import Fraction
+    from typing import Any
 
 SYMBOL_NAME = re.compile(r"[A-Za-z](_[A-Za-z0-9]+)?")  # a printed size name: n_c, H_in
-Tree = tuple[Any, ...]  # ("num", n) | ("sym", s) | ("add", [..]) | ("mul", [..]) | ("pow", t, n)
+Tree = tuple  # ("num", n) | ("sym", s) | ("add", [..]) | ("mul", [..]) | ("pow", t, n)
 
 PROFILES: dict[str, dict[str, str]] = {
     # keyword (or L/D) -> symbol, as each source writes it
@@ -248,6 +251,8 @@ def evaluate(t: Tree, env: dict[str, int]) -> int:
 
 
 def _exact(t: Tree, env: dict[str, int]) -> Fraction:
+    from fractions import Fraction
+
     kind = t[0]
     if kind == "num":
         return Fraction(int(t[1]))

@@ -164,6 +164,8 @@ def test_count_path_imports_neither_sympy_nor_the_parser() -> None:
             "'adam']); "
             "main(['solve', 'lstm', '-f', 'pytorch', '--budget', '1M', '--input-size', '512']); "
             "main(['match', 'lstm', '--to', 'gru,rnn', '--input-size', '8', '--hidden-size', '9']);"
+            "main(['count', 'sak2014-lstmp', '--size', 'n_c=8', '--size', 'n_r=4', '--size', "
+            "'L=2']); main(['table', 'shi2015-convlstm-2']);"
             " print(sorted(m for m in ('sympy', 'lark', 'numpy') if m in sys.modules))")
     run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
