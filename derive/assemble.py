@@ -224,7 +224,7 @@ def assemble(ref: str | Network) -> Model:
             size = out[reads[0]]
             for other in reads[1:]:
                 _equal(out[other], size, f"{where} adds {reads[0]} and {other}: they must "
-                       "have the same size", layer.loc, requires)
+                       "have the same size", layer.locs.get("input", layer.loc), requires)
         else:
             size = sum((out[r] for r in reads), Poly())
         a = _assemble_layer(layer, where, size, net, by_name, out, requires)
@@ -288,14 +288,15 @@ def _assemble_layer(layer: Layer, where: str, size: Poly, net: Network,
                   f"{size} → {p['out']}" + ("" if layer.bias else ", no bias")
         if "tie" in p:
             target = by_name.get(p["tie"])
+            loc = layer.locs.get("tie", layer.loc)
             if target is None or target.kind != "embedding":
                 raise ModelError(f"{where} is tied to '{p['tie']}', which is not an embedding "
-                                 "layer of the model", layer.loc)
+                                 "layer of the model", loc)
             why = f"{where} shares its weight with '{p['tie']}'"
             _equal(p["out"], target.params["vocab"], f"{why}: its output size must be the "
-                   "vocabulary", layer.loc, requires)
+                   "vocabulary", loc, requires)
             _equal(size, target.params["size"], f"{why}: its input size must be the "
-                   "embedding size", layer.loc, requires)
+                   "embedding size", loc, requires)
             weights = Poly()
             summary += f", weight tied to {p['tie']}"
         count = weights + b * p["out"]
@@ -370,9 +371,13 @@ def _stack_tree(part: Part, repeat: Poly, order: list[str]) -> tuple:
 def _part(sub: Sub, where: str, reads: Poly, layer: Layer, requires: list[Requirement],
           allow_empty: bool) -> Part:
     options: dict[str, Any] = dict(sub.options)
-    for key, value in sub.sizes.items():  # a literal size can choose a variant (proj_size=0)
+    for key, value in sub.sizes.items():  # a size can choose a variant (proj_size → lstmp)
         if isinstance(value, Poly) and value.constant is not None:
             options[key] = value.constant
+        elif isinstance(value, Poly) and all(c > 0 for c, _ in value.terms):
+            options[key] = 1  # at least 1 at every configuration: "given", not 0
+        elif isinstance(value, Poly):
+            options[key] = None
     try:
         data, via = counting.load(sub.cell, options)
         conv = counting.convention(data, sub.framework, via)
@@ -387,7 +392,14 @@ def _part(sub: Sub, where: str, reads: Poly, layer: Layer, requires: list[Requir
     variant_keys = {v["option"] for v in data["variants"]}
     keywords = {s["keyword"] for s in data["sizes"]}
     for key in options:
-        if key not in keywords and key not in variant_keys:
+        if key in sub.sizes and key not in keywords and options[key] != 0:
+            # a size the chosen cell does not have would be ignored: never silently
+            raise ModelError(
+                f"{where}: cell {data['cell']}{via} has no size {key}" + (
+                    f"; {key} = {sub.sizes[key]} may be 0, and 0 and a positive value choose "
+                    "different cells: give a number or an expression that is positive"
+                    if options[key] is None else ""), sub.loc)
+        if key not in keywords and key not in variant_keys and key not in sub.sizes:
             have = ", ".join(dict.fromkeys(s["keyword"] for s in data["sizes"]))
             raise ModelError(f"{where}: cell {data['cell']} has no size or option '{key}' "
                              f"(its sizes: {have})", sub.loc)

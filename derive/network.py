@@ -90,6 +90,7 @@ class Layer:
     merge: str  # the bidirectional merge mode ("concat" when one direction)
     note: str
     loc: Loc
+    locs: dict[str, Loc]  # the line of each key the layer sets, for located errors
 
 
 @record
@@ -524,7 +525,7 @@ def _layer(spec: Any, i: int, symbols: set[str], framework: str, bias: bool,
                                  f"{', '.join(have)}); write the layers separately", loc)
             dirs, merge = 2, value
     return Layer(name, kind, inputs, wiring, fw, has_bias, params, subs, dirs, merge, note,
-                 head)
+                 head, {key: lines.key(key, i) for key in spec})
 
 
 def _kernel(value: Any, symbols: set[str], where: str, loc: Loc) -> tuple[Poly, ...]:
