@@ -441,6 +441,48 @@ def build(out: Path = Path("site"), cells_dir: Path | None = None, quiet: bool =
         shutil.rmtree(work, ignore_errors=True)
 
 
+def model_context(name: str) -> dict[str, Any]:
+    """A shipped model's page: its closed forms, layers, and the paper's rows beside derive's."""
+    from derive import assemble, tabulate
+
+    model = assemble.assemble(name)
+    net = model.net
+    forms = model.forms()
+    lines = tabulate.evaluate(model, list(net.rows))
+    columns = tabulate._symbols(model, lines)
+    order = model.order
+
+    def math(poly: Poly) -> dict[str, str]:
+        return _math(to_latex(poly_tree(poly, order), {}))
+
+    return {
+        "name": net.name, "title": net.title, "citation": net.citation, "cite": net.cite,
+        "description": " ".join(net.description.split()), "notes": " ".join(net.notes.split()),
+        "paper_note": " ".join(net.paper_note.split()), "source": net.text.rstrip("\n"),
+        "by_layer": _math("N = " + forms["layers"]["latex"], True),
+        "total": _math("N = " + forms["total"]["latex"], True),
+        "symbols": [{"name": sym.name, "math": _math(tabulate.tex_symbol(sym.name)),
+                     "description": sym.description,
+                     "value": f"{sym.value:,}" if sym.value is not None else ""}
+                    for sym in net.symbols],
+        "layers": [{"name": a.layer.name, "summary": a.summary, "reads": math(a.input),
+                    "gives": math(a.output), "formula": _math(forms[a.layer.name]["latex"])}
+                   for a in model.layers],
+        "columns": [_math(tabulate.tex_symbol(c)) for c in columns],
+        "labels": any(ln.row.label for ln in lines),
+        "rows": [{"label": ln.row.label, "total": f"{ln.total:,}", "rounded": ln.rounded,
+                  "paper": ln.row.printed,
+                  "reproduced": {True: "yes", False: "**no**", None: ""}[ln.matches],
+                  "cells": [f"{ln.row.config[c]:,}" if c in ln.row.config else ""
+                             for c in columns]} for ln in lines],
+        "rounding": ", ".join(sorted({ln.rounding for ln in lines if ln.rounding})) or "none",
+        "misses": sum(ln.matches is False for ln in lines),
+        "reproduced": sum(ln.matches is True for ln in lines),
+        "requires": [r.text for r in model.requires],
+        "model": model,
+    }
+
+
 def derive_cells(paths: list[Path]) -> list[dict[str, Any]]:
     cells = _load(paths)
     names = [c.name for c, _ in cells]
@@ -483,8 +525,21 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
                                if c["family"] in dict(FAMILIES) else len(FAMILIES), c["name"]))
     pages["conventions.md"] = env.get_template("conventions.md.j2").render(cells=stored)
     pages["compare.md"] = env.get_template("compare.md.j2").render(**compare_context(contexts))
+    from derive import network, tabulate
+
+    models = [model_context(n) for n in network.builtin_names()]
+    (docs / "models").mkdir()
+    (docs / "downloads" / "models").mkdir()
+    for mc in models:
+        (docs / "models" / f"{mc['name']}.md").write_text(
+            env.get_template("model.md.j2").render(model=mc), encoding="utf-8")
+        (docs / "downloads" / "models" / f"{mc['name']}.tex").write_text(
+            tabulate.latex_document(mc["name"], standalone=True), encoding="utf-8")
+    (docs / "models" / "index.md").write_text(
+        env.get_template("models.md.j2").render(models=models), encoding="utf-8")
     compiled = [dict(cache.compiled(Path(c["path"])), path=c["path"]) for c in contexts]
-    (docs / "assets" / "calc-data.js").write_text(jscode.module(compiled), encoding="utf-8")
+    (docs / "assets" / "calc-data.js").write_text(
+        jscode.module(compiled, tuple(mc["model"] for mc in models)), encoding="utf-8")
     (docs / "assets" / "plots").mkdir()
     params, flops_lines = plots.series(compiled, "params"), plots.series(compiled, "flops")
     (docs / "assets" / "plots" / "params.svg").write_text(plots.line_plot(
@@ -501,7 +556,8 @@ def _render(env: Any, docs: Path, contexts: list[dict[str, Any]]) -> None:
     cells_nav = [{f["title"]: [f"cells/{r['name']}.md" for r in f["rows"]]} for f in families]
     nav = [{"Overview": "index.md"}, {"Questions": "questions.md"},
            {"Conventions": "conventions.md"}, {"Compare": "compare.md"},
-           {"Compute": "compute.md"}, {"Cells": cells_nav}]
+           {"Compute": "compute.md"}, {"Cells": cells_nav},
+           {"Models": ["models/index.md", *(f"models/{mc['name']}.md" for mc in models)]}]
     (docs / ".nav").write_text(json.dumps(nav, ensure_ascii=False), encoding="utf-8")
 
 

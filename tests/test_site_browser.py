@@ -24,6 +24,7 @@ import pytest
 
 import derive
 from derive import cache, catalog
+from derive.network import builtin_names
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page
@@ -41,7 +42,8 @@ SETUP_HINT = ("run scripts/install-test-tools.sh and install the test extra "
 
 CONTRACT_PAGES = ["index.html", "questions.html", "conventions.html", "compare.html",
                   "compute.html",
-                  *(f"cells/{name}.html" for name in derive.cells())]
+                  *(f"cells/{name}.html" for name in derive.cells()),
+                  "models/index.html", *(f"models/{name}.html" for name in builtin_names())]
 
 # LaTeX that leaked into prose instead of being converted: a backslash command, display or
 # inline delimiters, or a raw subscript (h_{t-1}, z_t) where prose should set it as one.
@@ -434,6 +436,42 @@ def _calc_configs() -> list[tuple[str, str, dict[str, Any]]]:
             "bidirectional": stackable and rng.random() < 0.5, "bias": rng.random() < 0.8,
             "batch": rng.randint(1, 64), "seq_len": rng.randint(1, 500)}))
     return out
+
+
+def test_model_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
+    """Each model page's calculator at the paper's rows, and past 2^53, against
+    derive.assemble; a size of 0 is reported, not computed."""
+    from derive import assemble
+
+    context = new_context(browser)
+    page = context.new_page()
+    visit = watch(context, page, base_url)
+    mismatches = []
+    try:
+        for name in builtin_names():
+            model = assemble.assemble(name)
+            rows = [r.config for r in model.net.rows]
+            rows.append({s.name: 10**9 + i for i, s in enumerate(model.net.symbols)
+                         if s.value is None and s.name != "L"} | (
+                             {"L": 3} if "L" in model.order else {}))
+            page.goto(base_url + f"models/{name}.html", wait_until="networkidle")
+            calc = page.locator(".derive-model-calc")
+            for config in rows:
+                for sym, value in config.items():
+                    calc.locator(f'input[name="{sym}"]').fill(str(value))
+                want = assemble.count(model, config).total
+                got = calc.locator(".calc-total").get_attribute("data-value")
+                if got != str(want):
+                    mismatches.append((name, config, got, want))
+            assert want > 2**53, (name, want)
+            first = model.net.symbols[0].name
+            calc.locator(f'input[name="{first}"]').fill("0")
+            error = calc.locator(".calc-error").text_content() or ""
+            assert f"{first} must be a positive integer" in error, (name, error)
+    finally:
+        context.close()
+    assert not mismatches, mismatches
+    assert not visit.external, visit.external
 
 
 def test_calculator_equals_the_engine(browser: Browser, base_url: str) -> None:
