@@ -82,7 +82,7 @@ def render(model: assemble.Model, lines: list[Line], fmt: str) -> str:
         extra: tuple[str, ...] = ()
         if paper:
             mark = {True: "yes", False: "no", None: ""}[ln.matches]
-            extra = ((tables.tex_text(ln.rounded), tables.tex_text(ln.row.printed), mark)
+            extra = ((tex_printed(ln.rounded), tex_printed(ln.row.printed), mark)
                      if latex else (ln.rounded, ln.row.printed, mark))
         return (*label, *values, total, *extra)
 
@@ -128,6 +128,17 @@ def _notes(model: assemble.Model, lines: list[Line]) -> list[str]:
     return out
 
 
+def tex_printed(text: str) -> str:
+    """``≈ 169.1 × 10^3`` → ``$\\approx 169.1 \\times 10^{3}$``; others as text."""
+    import re
+
+    m = re.fullmatch(r"\s*(≈\s*)?([\d.,]+)\s*×\s*10\^\{?(\d+)\}?\s*", text)
+    if m:
+        approx = "\\approx " if m[1] else ""
+        return f"${approx}{m[2]} \\times 10^{{{m[3]}}}$"
+    return tables.tex_text(text).replace(",", "{,}")
+
+
 def tex_symbol(name: str) -> str:
     from derive.printing import to_latex
 
@@ -169,6 +180,12 @@ def _bibtex(net: Any) -> str:
     for entry in bib(None, everything=True).split("\n\n"):
         if bib_keys(entry)[:1] == [net.cite]:
             return entry
+    from derive.network import builtin_names, read_model
+
+    for name in builtin_names():  # a shipped model that carries the entry
+        other = read_model(name)
+        if other.bibtex and net.cite in bib_keys(other.bibtex):
+            return str(other.bibtex).strip()
     raise ConfigError(f"model {net.name} cites '{net.cite}', which neither the model file's "
                       "bibtex nor the catalog has")
 

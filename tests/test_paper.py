@@ -21,6 +21,8 @@ import pytest
 
 import derive
 from derive import cache, catalog
+from derive.network import builtin_names as builtin_models
+from derive.network import read_model
 from derive.paper import bib, bib_keys, forms, latex
 from derive.poly import Poly
 from derive.printing import evaluate, mathml_text, parse
@@ -67,6 +69,30 @@ def test_standalone_compiles_without_warnings(cell: str, tmp_path: Path) -> None
                    "doc.pdf", str(ARTIFACTS / "lstm-standalone")], tmp_path)
         assert png.returncode == 0, png.stderr
         assert (ARTIFACTS / "lstm-standalone.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("model", builtin_models())
+def test_model_document_compiles_without_warnings(model: str, tmp_path: Path) -> None:
+    """derive latex MODEL --standalone: the labelled equation, the booktabs table of the
+    paper's rows (derive table --format latex) and the citation, through pdflatex + bibtex."""
+    from derive.tabulate import latex_document
+
+    (tmp_path / "doc.tex").write_text(latex_document(model, standalone=True), encoding="utf-8")
+    tex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
+    first = run(tex, tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:]
+    bibtex = run(["bibtex", "doc"], tmp_path)
+    assert bibtex.returncode == 0, bibtex.stdout
+    for _ in range(2):
+        final = run(tex, tmp_path)
+        assert final.returncode == 0, final.stdout[-3000:]
+    log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    problems = [line for line in log.splitlines()
+                if re.search(r"undefined|There were|Rerun|Error|Overfull", line)]
+    assert problems == [] or all("Overfull" in p for p in problems), problems
+    assert f"\\bibitem{{{read_model(model).cite}}}" in (tmp_path / "doc.bbl").read_text()
+    text = (tmp_path / "doc.tex").read_text()
+    assert f"\\label{{eq:model:{model}}}" in text and f"\\label{{tab:model:{model}}}" in text
 
 
 def test_bibtex_parses_with_a_real_parser() -> None:
