@@ -25,6 +25,7 @@ from derive.errors import (
     ConfigError,
     ConventionError,
     DeriveError,
+    ModelError,
     ShapeError,
     UndeterminedError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigError",
     "ConventionError",
     "DeriveError",
+    "ModelError",
     "ShapeError",
     "UndeterminedError",
     "cells",
@@ -51,7 +53,10 @@ __all__ = [
     "formula",
     "load_cell",
     "match",
+    "count_model",
     "memory",
+    "model",
+    "models",
     "shapes",
     "solve",
 ]
@@ -127,5 +132,31 @@ def load_cell(ref: str) -> Cell:
 def cells() -> list[str]:
     """The names of the built-in catalog."""
     from derive.catalog import builtin_names
+
+    return builtin_names()
+
+
+def model(ref: str) -> Any:
+    """A shipped model (``derive.models()``) or a ``.model`` file, assembled: every layer
+    sized, the count a polynomial in the model's symbols (``.total``, ``.forms()``)."""
+    from derive.assemble import assemble
+
+    return assemble(ref)
+
+
+def count_model(ref: str, **sizes: Any) -> Any:
+    """A whole network's parameters at the given symbols: per layer, per tensor, in total.
+
+    >>> count_model("sak2014-lstmp", n_c=2048, n_r=512, L=2).total
+    22314496
+    """
+    from derive.assemble import count as _count
+
+    return _count(ref, sizes)
+
+
+def models() -> list[str]:
+    """The names of the shipped models."""
+    from derive.network import builtin_names
 
     return builtin_names()

@@ -189,6 +189,9 @@ def _decide(left: Poly, right: Poly) -> bool | None:
         return True
     if diff.constant is not None:
         return False
+    signs = {c > 0 for c, m in diff.terms if all(e > 0 for _, e in m)}
+    if len(signs) == 1 and all(all(e > 0 for _, e in m) for _, m in diff.terms):
+        return False  # every size is at least 1: 2·d − d = d is never 0
     return None
 
 

@@ -256,6 +256,12 @@ BAD = {
         GOOD + '[[layer]]\nname = "emb"\nkind = "embedding"\nvocab = "V"\nsize = 5\n'
         '[[layer]]\nkind = "linear"\ninput = "input"\nout = "V"\ntie = "emb"\n',
         "its input size must be the embedding size: needs n == 5, got n=3", 17),
+    "tied to twice its size": (
+        GOOD.replace('input = "n"\n', "") + '[[layer]]\nname = "emb"\nkind = "embedding"\n'
+        'vocab = "V"\nsize = "h"\n[[layer]]\ncell = "lstm"\nbidirectional = true\n'
+        'sizes = { hidden_size = "h" }\n[[layer]]\nkind = "linear"\nout = "V"\n'
+        'tie = "emb"\n', "its input size must be the embedding size: 2·h ≠ h at every size",
+        19),
     "unknown reference": (GOOD + '[[layer]]\ncell = "lstm"\ninput = "encoder"\n'
                           'sizes = { hidden_size = "h" }\n', "reads 'encoder', which is", 10),
     "unknown symbol": (GOOD + '[[layer]]\ncell = "lstm"\nsizes = { hidden_size = "n_c" }\n',
@@ -331,3 +337,19 @@ def test_model_error_is_a_derive_error() -> None:
     from derive.errors import DeriveError
 
     assert issubclass(ModelError, DeriveError)
+
+
+def test_the_readme_model_counts(tmp_path: Path) -> None:
+    """The model file the README shows is a working model (its tie is a requirement)."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    path = tmp_path / "readme.model"
+    path.write_text(block)
+    model = assemble.assemble(str(path))
+    assert [r.text.split(" (")[0] for r in model.requires] == ["2·h == d"]
+    result = assemble.count(model, {"d": 8, "h": 4, "L": 2})
+    embed = 32000 * 8
+    lstm = 2 * (4 * 4 * (8 + 4 + 2) + 4 * 4 * (2 * 4 + 4 + 2))  # PyTorch: 4h(d + h + 2)
+    assert result.total == embed + lstm + 32000  # the head adds only its bias
