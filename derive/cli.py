@@ -681,14 +681,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     nets = [read_model(name) for name in builtin_names()]
     if args.json:
-        print(_json([{"name": n.name, "title": n.title, "citation": n.citation,
+        print(_json([{"name": n.name, "title": n.title, "citation": n.citation, "cite": n.cite,
                       "symbols": {s.name: {"description": s.description, "value": s.value}
                                   for s in n.symbols},
                       "layers": [layer.name for layer in n.layers], "rows": len(n.rows)}
                      for n in nets]))
         return 0
-    print("\n".join(tables.text(("model", "title", "paper rows"),
-                                [(n.name, n.title, str(len(n.rows))) for n in nets], {2})))
+    print("\n".join(tables.text(("model", "title", "cites", "paper rows"),
+                                [(n.name, n.title, n.cite, str(len(n.rows))) for n in nets],
+                                {3})))
     return 0
 
 

@@ -342,16 +342,24 @@ def _unknown_keys(got: dict[str, Any], allowed: set[str], what: str, loc: Loc) -
                          f"{', '.join(sorted(allowed))})", loc)
 
 
+def _read_text(path: str, what: str) -> str:
+    """A file's UTF-8 text (a byte-order mark and CRLF are fine), or a ModelError saying
+    why not (missing, a directory, binary, not UTF-8)."""
+    from derive import catalog
+    from derive.errors import ConfigError
+
+    try:
+        return catalog.read(path)
+    except ConfigError as exc:  # catalog's errors say "cell file"
+        raise ModelError(str(exc).replace("cell file", what)) from None
+
+
 def read_model(ref: str) -> Network:
     """Read and check a model file (``derive/models/NAME.model`` or a path)."""
-    from derive import catalog
 
     path = resolve(ref)
     file = display(path)
-    try:
-        raw = catalog.read(path)
-    except Exception as exc:  # catalog's errors say "cell file"; say "model file"
-        raise ModelError(str(exc).replace("cell file", "model file")) from None
+    raw = _read_text(path, "model file")
     doc = _toml(raw, file)
     lines = _Lines(raw, file)
     top = lines.loc(0)
@@ -397,7 +405,11 @@ def read_model(ref: str) -> Network:
                          "both", lines.key("input"))
     if "input" in doc:
         inputs["input"] = _size(doc["input"], names, "input", lines.key("input"))
-    for key, value in (doc.get("inputs") or {}).items():
+    table = doc.get("inputs", {})
+    if not isinstance(table, dict):
+        raise ModelError("[inputs] is a table of named inputs: 'frames = \"d\"'",
+                         lines.key("inputs"))
+    for key, value in table.items():
         if not NAME.fullmatch(key):
             raise ModelError(f"the input name '{key}' is letters, digits, - and _",
                              lines.key(key, table="inputs"))
@@ -654,6 +666,9 @@ def _paper(spec: Any, symbols: list[Symbol], lines: _Lines) -> tuple[tuple[Row, 
             raise ModelError(f"{here}: a row has config = {{ SYMBOL = N, ... }} and printed = "
                              "\"13M\" (the value as the paper prints it)", loc)
         _unknown_keys(r, {"config", "printed", "label", "source"}, here, loc)
+        if not isinstance(r["config"], dict):
+            raise ModelError(f"{here}: config is a table {{ SYMBOL = N, ... }}, got "
+                             f"{r['config']!r}", loc)
         config = {}
         for key, value in r["config"].items():
             if key not in names:
@@ -671,11 +686,7 @@ def read_rows(path: str) -> list[Row]:
     """Configurations to count: a CSV file (a header of symbols, and optionally label,
     printed and source) or a JSON list of objects with the same keys."""
     special = ("label", "printed", "source")
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ModelError(f"cannot read {path}: {exc.strerror}") from None
+    text = _read_text(path, "rows file")
     records: list[tuple[int, dict[str, Any]]] = []
     if path.endswith(".json"):
         import json

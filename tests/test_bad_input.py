@@ -52,11 +52,13 @@ import pytest
 
 from derive.catalog import CELLS_DIR
 from derive.cli import main
+from derive.network import MODELS
 from tests.limits import alarm
 
 HANG_SECONDS = 10  # a call takes well under a second (latex: ~2 s on a cold cache) ...
 SITE_SECONDS = 180  # ... but `derive site` builds the whole site (~15 s, more when loaded)
 RNN = (CELLS_DIR / "rnn.cell").read_text(encoding="utf-8").replace("cell rnn\n", "cell user-rnn\n")
+SAK = (Path(MODELS) / "sak2014-lstm.model").read_text(encoding="utf-8")
 HUGE = "1" + "0" * 5000
 BAD_NUMBERS = {"zero": "0", "negative": "-3", "fractional": "1.5", "non-numeric": "abc",
                "huge": HUGE, "empty": ""}
@@ -243,7 +245,68 @@ SITE = [
                                           "{cells_ok}"), 2, keeps="{cells_ok}"),
 ]
 
-CASES = [*_numeric_cases(), *_file_cases(), *UNKNOWN_OPTION, *CONFLICTS, *SITE]
+
+# ---------------------------------------------------------------- models
+
+MODEL_COMMANDS: dict[str, list[str]] = {  # MODEL is "{model}"
+    "count": ["count", "{model}", "--size", "n_c=8", "--size", "L=2"],
+    "table": ["table", "{model}", "--row", "n_c=8,L=2"],
+    "latex": ["latex", "{model}"],
+}
+MODEL_FILES = {  # placeholder: status
+    "model_dir": 2, "model_binary": 2, "model_latin1": 2, "model_missing": 2,
+    "model_empty": 2, "model_escape": 2, "model_bom": 0, "model_crlf": 0,
+}
+
+
+def _model_cases() -> Iterator[Case]:
+    for command, argv in MODEL_COMMANDS.items():
+        for name, status in MODEL_FILES.items():
+            yield Case(f"{command}-model-{name}",
+                       tuple(a.replace("{model}", "{" + name + "}") for a in argv), status)
+    count = ["count", "sak2014-lstm", "--size", "n_c=8", "--size", "L=2"]
+    yield Case("count-model-ok", tuple(count), 0)
+    yield Case("table-ok", ("table", "sak2014-lstmp"), 0)
+    for what, value in BAD_NUMBERS.items():
+        status = 0 if what == "huge" else 2
+        yield Case(f"count-model--size-{what}", tuple(_set(count, "--size", f"n_c={value}")),
+                   status)
+        yield Case(f"table-row-{what}", ("table", "sak2014-lstm", "--row", f"n_c={value},L=2"),
+                   status)
+
+
+MODELS = [*_model_cases(),
+          Case("models-ok", ("models",), 0),
+          Case("models-json-ok", ("models", "--json"), 0),
+          Case("models-extra-argument", ("models", "lstm"), 2),
+          Case("models-unknown-option", ("models", "--bogus"), 2),
+          Case("table-unknown-option", ("table", "sak2014-lstm", "--bogus"), 2),
+          Case("table-unknown-model", ("table", "nope"), 2),
+          Case("table-a-cell", ("table", "lstm"), 2),
+          Case("table-bad-format", ("table", "sak2014-lstm", "--format", "html"), 2),
+          Case("table-row-unknown-symbol", ("table", "sak2014-lstm", "--row", "bogus=3"), 2),
+          Case("table-row-without-value", ("table", "sak2014-lstm", "--row", "n_c"), 2),
+          Case("table-row-commas", ("table", "sak2014-lstm", "--row", ","), 2),
+          Case("table-row-missing-symbol", ("table", "sak2014-lstm", "--row", "n_c=8"), 2),
+          Case("table-rows-missing", ("table", "sak2014-lstm", "--rows", "{missing}"), 2),
+          Case("table-rows-dir", ("table", "sak2014-lstm", "--rows", "{dir}"), 2),
+          Case("table-rows-binary", ("table", "sak2014-lstm", "--rows", "{binary}"), 2),
+          Case("table-rows-bad-json", ("table", "sak2014-lstm", "--rows", "{rows_bad_json}"),
+               2),
+          Case("table-rows-csv-ok", ("table", "sak2014-lstm", "--rows", "{rows_csv}"), 0),
+          Case("count-model-missing-size", ("count", "sak2014-lstm", "--size", "n_c=8"), 2),
+          Case("count-model-unknown-size", ("count", "sak2014-lstm", "--size", "n_c=8",
+                                            "--size", "L=2", "--size", "bogus=3"), 2),
+          Case("count-model-cell-option", ("count", "sak2014-lstm", "--size", "n_c=8",
+                                           "--size", "L=2", "--hidden-size", "3"), 2),
+          Case("count-model-framework", ("count", "sak2014-lstm", "-f", "pytorch", "--size",
+                                         "n_c=8", "--size", "L=2"), 2),
+          Case("latex-model-output-is-a-directory", ("latex", "sak2014-lstm", "-o", "{dir}"),
+               2),
+          Case("latex-model-output-ok", ("latex", "sak2014-lstm", "-o", "{tex}"), 0),
+          Case("latex-model-standalone-ok", ("latex", "sak2014-lstm", "--standalone"), 0)]
+
+CASES = [*_numeric_cases(), *_file_cases(), *UNKNOWN_OPTION, *CONFLICTS, *SITE, *MODELS]
 
 
 def test_the_table_covers_every_subcommand() -> None:
@@ -285,7 +348,20 @@ def paths(tmp_path: Path) -> dict[str, str]:
         "missing_dir_tex": str(tmp_path / "no" / "such" / "dir" / "out.tex"),
         "tex": str(tmp_path / "out.tex"),
         "site": str(tmp_path / "site"),
+        "model_dir": str(tmp_path / "folder.model"),
+        "model_binary": write("binary.model", binary),
+        "model_latin1": write("latin1.model", SAK.replace('title = "', 'title = "Caf\u00e9 ')
+                              .encode("latin-1", "replace")),
+        "model_missing": str(tmp_path / "missing.model"),
+        "model_empty": write("empty.model", b""),
+        "model_escape": write("escape.model", SAK.replace(
+            'model = "sak2014-lstm"', 'model = "sak2014-lstm\x1b[31m"').encode()),
+        "model_bom": write("bom.model", b"\xef\xbb\xbf" + SAK.encode()),
+        "model_crlf": write("crlf.model", SAK.replace("\n", "\r\n").encode()),
+        "rows_bad_json": write("rows.json", b'[{"n_c": 8, "L": ]'),
+        "rows_csv": write("rows.csv", b"n_c,L\n8,2\n16,3\n"),
     }
+    (tmp_path / "folder.model").mkdir()
     for folder, files in {
         "cells_ok": {"user-bom.cell": b"\xef\xbb\xbf" + RNN.replace(
             "cell user-rnn", "cell user-bom").encode(),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from derive.cli import main
+from derive.network import builtin_names
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {
@@ -29,11 +30,10 @@ CASES = {
                                       "--size", "n_r=512", "--size", "L=2"],
     "count-model-xlstm-baseline.json": ["count", "xlstm-lstm-baseline", "--size", "d=16",
                                         "--size", "L=2", "--size", "V=11", "--json"],
-    "table-sak2014-lstm.txt": ["table", "sak2014-lstm"],
-    "table-shi2015-convlstm-2.md": ["table", "shi2015-convlstm-2", "--format", "markdown"],
-    "table-sak2014-lstmp.tex": ["table", "sak2014-lstmp", "--format", "latex"],
     "latex-model-shi2015-convlstm.tex": ["latex", "shi2015-convlstm"],
     "models.txt": ["models"],
+    **{f"table-{name}.{ext}": ["table", name, "--format", fmt] for name in builtin_names()
+       for ext, fmt in (("txt", "text"), ("md", "markdown"), ("tex", "latex"))},
     "shapes-lstm.txt": ["shapes", "lstm"],
     "shapes-gru-pytorch.txt": ["shapes", "gru", "-f", "pytorch"],
     "shapes-lstm-peephole.txt": ["shapes", "lstm-peephole"],
